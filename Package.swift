@@ -1,0 +1,92 @@
+// swift-tools-version: 6.2
+// Starling: a WebRTC Selective Forwarding Unit. See docs/ARCHITECTURE.md for the module map.
+import PackageDescription
+
+// Swift 6 language mode (the default for tools 6.2) gives complete strict concurrency checking.
+let strict: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "Starling",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "starling", targets: ["starling"]),
+        .library(name: "StarlingWire", targets: ["StarlingWire"]),
+        .library(name: "StarlingTransport", targets: ["StarlingTransport"]),
+        .library(name: "StarlingRouting", targets: ["StarlingRouting"]),
+        .library(name: "StarlingServer", targets: ["StarlingServer"]),
+        .library(name: "StarlingClient", targets: ["StarlingClient"]),
+        .library(name: "StarlingCodecs", targets: ["StarlingCodecs"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    ],
+    targets: [
+        // System-library shims, found with pkg-config; installed by `make deps`.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "CUsrsctp", pkgConfig: "usrsctp", providers: [.apt(["libusrsctp-dev"])]),
+        .systemLibrary(name: "CVPX", pkgConfig: "vpx", providers: [.apt(["libvpx-dev"])]),
+        .systemLibrary(name: "COpus", pkgConfig: "opus", providers: [.apt(["libopus-dev"])]),
+
+        // Bytes <-> values. No NIO, no clocks, no actors.
+        .target(name: "StarlingWire", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // Sans-IO transport cores: ICE-lite, DTLS, SRTP, SCTP, demux.
+        .target(
+            name: "StarlingTransport",
+            dependencies: ["StarlingWire", "COpenSSL", "CSRTP", "CUsrsctp"],
+            swiftSettings: strict
+        ),
+        // Sans-IO routing: Router, Producer, Consumer, feedback components.
+        .target(name: "StarlingRouting", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
+        // libvpx / libopus wrappers for load generation and verification; never on the forwarding path.
+        .target(name: "StarlingCodecs", dependencies: ["CVPX", "COpus"], swiftSettings: strict),
+        // Client-side WebRTC peer on the same cores (tests, load tool).
+        .target(name: "StarlingClient", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
+        // The IO: NIO sockets, rooms, HTTP/WebSocket APIs, config, lifecycle.
+        .target(
+            name: "StarlingServer",
+            dependencies: [
+                "StarlingWire", "StarlingTransport", "StarlingRouting",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Configuration", package: "swift-configuration"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "starling",
+            dependencies: [
+                "StarlingServer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict
+        ),
+
+        .testTarget(
+            name: "ShimTests",
+            dependencies: ["COpenSSL", "CSRTP", "CUsrsctp", "CVPX", "COpus", "StarlingCodecs"]
+        ),
+        .testTarget(name: "StarlingWireTests", dependencies: ["StarlingWire"], resources: [.copy("Fixtures")]),
+        .testTarget(name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire"]),
+        .testTarget(name: "StarlingRoutingTests", dependencies: ["StarlingRouting", "StarlingWire"]),
+        .testTarget(
+            name: "StarlingServerTests",
+            dependencies: [
+                "StarlingServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ]
+        ),
+    ]
+)
