@@ -2,7 +2,7 @@
 /// every read names the field it reads so a short input yields a `WireError` that says which.
 public struct ByteReader {
     public let bytes: UnsafeRawBufferPointer
-    public private(set) var offset: Int
+    public var offset: Int
     public let proto: WireProtocol
 
     @inlinable
