@@ -16,8 +16,6 @@ let package = Package(
         .library(name: "StarlingTransport", targets: ["StarlingTransport"]),
         .library(name: "StarlingRouting", targets: ["StarlingRouting"]),
         .library(name: "StarlingServer", targets: ["StarlingServer"]),
-        .library(name: "StarlingClient", targets: ["StarlingClient"]),
-        .library(name: "StarlingCodecs", targets: ["StarlingCodecs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -26,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration", from: "1.4.0", traits: ["YAML"]),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // System-library shims, found with pkg-config; installed by `make deps`.
@@ -45,10 +45,6 @@ let package = Package(
         ),
         // Sans-IO routing: Router, Producer, Consumer, feedback components.
         .target(name: "StarlingRouting", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
-        // libvpx / libopus wrappers for load generation and verification; never on the forwarding path.
-        .target(name: "StarlingCodecs", dependencies: ["CVPX", "COpus"], swiftSettings: strict),
-        // Client-side WebRTC peer on the same cores (tests, load tool).
-        .target(name: "StarlingClient", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
         // The IO: NIO sockets, rooms, HTTP/WebSocket APIs, config, lifecycle.
         .target(
             name: "StarlingServer",
@@ -60,6 +56,8 @@ let package = Package(
                 .product(name: "Configuration", package: "swift-configuration"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Yams", package: "Yams"),
             ],
             swiftSettings: strict
         ),
@@ -75,7 +73,7 @@ let package = Package(
 
         .testTarget(
             name: "ShimTests",
-            dependencies: ["COpenSSL", "CSRTP", "CUsrsctp", "CVPX", "COpus", "StarlingCodecs"]
+            dependencies: ["COpenSSL", "CSRTP", "CUsrsctp", "CVPX", "COpus"]
         ),
         .testTarget(name: "StarlingWireTests", dependencies: ["StarlingWire"], resources: [.copy("Fixtures")]),
         .testTarget(name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire"]),

@@ -1,0 +1,45 @@
+# Starling. `make run` and `make test` install what they need from Debian first (fast when present).
+SHELL := /bin/bash
+SYSTEM_PACKAGES := libssl-dev libsrtp2-dev libopus-dev libvpx-dev libusrsctp-dev pkg-config curl
+SWIFT ?= swift
+FUZZ_SECONDS ?= 20
+
+.PHONY: all deps build build-release run test unit-tests smoke fuzz fuzz-build bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh $(SYSTEM_PACKAGES)
+
+build: deps
+	$(SWIFT) build
+
+build-release: deps
+	$(SWIFT) build -c release --product starling
+
+## Build in release mode and serve the API (and later the web app) on 127.0.0.1:8080 with config/starling.yaml.
+run: build-release
+	.build/release/starling serve --config config/starling.yaml
+
+## Everything CI runs: unit and property tests, the serve smoke test, and a short run of every fuzzer.
+test: deps unit-tests smoke fuzz
+	@echo "make test: all stages passed"
+
+unit-tests: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+smoke: deps
+	$(SWIFT) build --product starling
+	scripts/smoke-serve.sh .build/debug/starling
+
+## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
+fuzz: deps
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+## Benchmarks (Benchmarks/, ordo-one/benchmark): time and allocations of the parsers.
+bench: deps
+	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
+
+clean:
+	rm -rf .build Fuzz/.build Benchmarks/.build

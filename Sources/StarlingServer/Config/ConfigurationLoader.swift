@@ -1,0 +1,178 @@
+import Configuration
+import Foundation
+import Logging
+import SystemPackage
+import Yams
+
+/// Reads `StarlingConfiguration` from a YAML file with `STARLING_*` environment overrides
+/// (`http.port` is overridden by `STARLING_HTTP_PORT`, `shutdown.gracePeriodSeconds` by
+/// `STARLING_SHUTDOWN_GRACE_PERIOD_SECONDS`), validating every field and collecting every problem.
+public enum ConfigurationLoader {
+    /// The file `starling serve` reads when no `--config` is given; a missing default file means defaults.
+    public static let defaultPath = "config/starling.yaml"
+
+    /// Every key Starling reads, with its kind; anything else in the file is reported as unknown.
+    static let knownKeys: [String] = [
+        "http.host", "http.port",
+        "log.level",
+        "shutdown.gracePeriodSeconds",
+    ]
+
+    /// Loads and validates; throws `ConfigurationError` listing every invalid field.
+    public static func load(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> StarlingConfiguration {
+        let (config, issues) = try await validate(path: path, environment: environment)
+        guard issues.isEmpty else {
+            throw ConfigurationError(source: path ?? defaultPath, issues: issues)
+        }
+        return config
+    }
+
+    /// Loads and returns the configuration with every problem found (empty when valid). Throws only when
+    /// an explicitly named file cannot be read.
+    public static func validate(
+        path: String?, environment: [String: String] = ProcessInfo.processInfo.environment
+    ) async throws -> (StarlingConfiguration, [ConfigIssue]) {
+        var issues: [ConfigIssue] = []
+        let filePath = path ?? defaultPath
+        let exists = FileManager.default.fileExists(atPath: filePath)
+        if path != nil && !exists {
+            issues.append(ConfigIssue(key: filePath, reason: "file not found"))
+            return (StarlingConfiguration(), issues)
+        }
+
+        var providers: [any ConfigProvider] = [
+            EnvironmentVariablesProvider(environmentVariables: environment).prefixKeys(with: "starling")
+        ]
+        if exists {
+            let text: String
+            do {
+                text = try String(contentsOfFile: filePath, encoding: .utf8)
+            } catch {
+                issues.append(ConfigIssue(key: filePath, reason: "cannot be read: \(error)"))
+                return (StarlingConfiguration(), issues)
+            }
+            do {
+                issues += try unknownKeys(inYAML: text)
+                providers.append(try await FileProvider<YAMLSnapshot>(filePath: FilePath(filePath)))
+            } catch {
+                issues.append(ConfigIssue(key: filePath, reason: "not valid YAML: \(error)"))
+                return (StarlingConfiguration(), issues)
+            }
+        }
+        issues += unknownEnvironmentVariables(environment)
+
+        var reader = FieldReader(config: ConfigReader(providers: providers))
+        var config = StarlingConfiguration()
+        config.http.host = reader.string("http.host", default: config.http.host) { value in
+            value.isEmpty || value.contains(where: \.isWhitespace) ? "must be an IP address or host name" : nil
+        }
+        config.http.port = reader.int("http.port", default: config.http.port, in: 0...65535)
+        config.log.level = reader.logLevel("log.level", default: config.log.level)
+        config.shutdown.gracePeriodSeconds = reader.double(
+            "shutdown.gracePeriodSeconds", default: config.shutdown.gracePeriodSeconds, in: 0...3600)
+        return (config, issues + reader.issues)
+    }
+
+    /// The environment variable that overrides a dotted key, e.g. `http.port` -> `STARLING_HTTP_PORT`.
+    public static func environmentName(for key: String) -> String {
+        var out = "STARLING"
+        for component in key.split(separator: ".") {
+            out += "_"
+            var previousLower = false
+            for character in component {
+                if character.isUppercase && previousLower { out += "_" }
+                previousLower = character.isLowercase
+                out += character.isLetter || character.isNumber ? character.uppercased() : "_"
+            }
+        }
+        return out
+    }
+
+    static func unknownKeys(inYAML text: String) throws -> [ConfigIssue] {
+        guard let root = try Yams.load(yaml: text) else { return [] }
+        guard let mapping = root as? [String: Any] else {
+            return [ConfigIssue(key: "(root)", reason: "must be a mapping of sections")]
+        }
+        var issues: [ConfigIssue] = []
+        func walk(_ node: [String: Any], prefix: String) {
+            for (name, value) in node.sorted(by: { $0.key < $1.key }) {
+                let key = prefix.isEmpty ? name : "\(prefix).\(name)"
+                if knownKeys.contains(key) { continue }
+                let isSection = knownKeys.contains { $0.hasPrefix(key + ".") }
+                if let child = value as? [String: Any] {
+                    walk(child, prefix: key)
+                } else if isSection {
+                    if !(value is NSNull) { issues.append(ConfigIssue(key: key, reason: "must be a mapping")) }
+                } else {
+                    issues.append(ConfigIssue(key: key, reason: "unknown setting"))
+                }
+            }
+        }
+        walk(mapping, prefix: "")
+        return issues
+    }
+
+    static func unknownEnvironmentVariables(_ environment: [String: String]) -> [ConfigIssue] {
+        let known = Set(knownKeys.map(environmentName(for:)))
+        return environment.keys.filter { $0.hasPrefix("STARLING_") && !known.contains($0) }.sorted().map {
+            ConfigIssue(key: $0, reason: "unknown setting (environment)")
+        }
+    }
+}
+
+/// Reads typed fields, recording a `ConfigIssue` for each value that is present but invalid.
+struct FieldReader {
+    let config: ConfigReader
+    var issues: [ConfigIssue] = []
+
+    private mutating func raw(_ key: String) -> String? {
+        config.string(forKey: ConfigKey(key))
+    }
+
+    mutating func string(_ key: String, default value: String, check: (String) -> String?) -> String {
+        guard let raw = raw(key) else { return value }
+        if let problem = check(raw) {
+            issues.append(ConfigIssue(key: key, reason: "\(problem), got '\(raw)'"))
+            return value
+        }
+        return raw
+    }
+
+    mutating func int(_ key: String, default value: Int, in range: ClosedRange<Int>) -> Int {
+        guard let raw = raw(key) else { return value }
+        guard let parsed = Int(raw.trimmingCharacters(in: .whitespaces)) else {
+            issues.append(ConfigIssue(key: key, reason: "expected an integer, got '\(raw)'"))
+            return value
+        }
+        guard range.contains(parsed) else {
+            issues.append(ConfigIssue(key: key, reason: "must be in \(range.lowerBound)...\(range.upperBound), got \(parsed)"))
+            return value
+        }
+        return parsed
+    }
+
+    mutating func double(_ key: String, default value: Double, in range: ClosedRange<Double>) -> Double {
+        guard let raw = raw(key) else { return value }
+        guard let parsed = Double(raw.trimmingCharacters(in: .whitespaces)), parsed.isFinite else {
+            issues.append(ConfigIssue(key: key, reason: "expected a number, got '\(raw)'"))
+            return value
+        }
+        guard range.contains(parsed) else {
+            issues.append(ConfigIssue(key: key, reason: "must be in \(range.lowerBound)...\(range.upperBound), got \(parsed)"))
+            return value
+        }
+        return parsed
+    }
+
+    mutating func logLevel(_ key: String, default value: Logger.Level) -> Logger.Level {
+        guard let raw = raw(key) else { return value }
+        guard let level = Logger.Level(rawValue: raw.lowercased()) else {
+            let allowed = Logger.Level.allCases.map(\.rawValue).joined(separator: ", ")
+            issues.append(ConfigIssue(key: key, reason: "must be one of \(allowed), got '\(raw)'"))
+            return value
+        }
+        return level
+    }
+}

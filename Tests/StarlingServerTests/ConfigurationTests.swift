@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+import Testing
+
+@testable import StarlingServer
+
+@Suite struct ConfigurationTests {
+    func writeTemp(_ text: String) throws -> String {
+        let path = FileManager.default.temporaryDirectory
+            .appendingPathComponent("starling-config-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test func shippedConfigFileIsValidAndMatchesDefaults() async throws {
+        let path = URL(fileURLWithPath: #filePath)
+            .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("config/starling.yaml").path
+        let (config, issues) = try await ConfigurationLoader.validate(path: path, environment: [:])
+        #expect(issues.isEmpty, "\(issues)")
+        #expect(config == StarlingConfiguration())
+    }
+
+    @Test func defaultsWhenFileAbsentAndNoEnvironment() async throws {
+        let (config, issues) = try await ConfigurationLoader.validate(path: nil, environment: [:])
+        #expect(issues.isEmpty)
+        #expect(config.http.host == "127.0.0.1")
+        #expect(config.http.port == 8080)
+    }
+
+    @Test func readsFileValues() async throws {
+        let path = try writeTemp("http:\n  host: 0.0.0.0\n  port: 9000\nlog:\n  level: debug\nshutdown:\n  gracePeriodSeconds: 2.5\n")
+        let config = try await ConfigurationLoader.load(path: path, environment: [:])
+        #expect(config.http.host == "0.0.0.0")
+        #expect(config.http.port == 9000)
+        #expect(config.log.level == .debug)
+        #expect(config.shutdown.gracePeriodSeconds == 2.5)
+    }
+
+    @Test func environmentOverridesFile() async throws {
+        let path = try writeTemp("http:\n  port: 9000\n")
+        let config = try await ConfigurationLoader.load(
+            path: path, environment: ["STARLING_HTTP_PORT": "9100", "STARLING_SHUTDOWN_GRACE_PERIOD_SECONDS": "1"])
+        #expect(config.http.port == 9100)
+        #expect(config.shutdown.gracePeriodSeconds == 1)
+    }
+
+    @Test func listsEveryInvalidFieldWithItsReason() async throws {
+        let path = try writeTemp(
+            "http:\n  host: ''\n  port: 70000\n  prot: 1\nlog:\n  level: loud\nshutdown:\n  gracePeriodSeconds: soon\nextra: 1\n")
+        let (_, issues) = try await ConfigurationLoader.validate(path: path, environment: ["STARLING_HTTP_PROT": "1"])
+        let keys = Set(issues.map(\.key))
+        #expect(
+            keys == [
+                "http.host", "http.port", "http.prot", "log.level", "shutdown.gracePeriodSeconds", "extra",
+                "STARLING_HTTP_PROT",
+            ], "\(issues)")
+        let port = try #require(issues.first { $0.key == "http.port" })
+        #expect(port.reason.contains("0...65535"))
+        let level = try #require(issues.first { $0.key == "log.level" })
+        #expect(level.reason.contains("loud"))
+        await #expect(throws: ConfigurationError.self) {
+            _ = try await ConfigurationLoader.load(path: path, environment: [:])
+        }
+    }
+
+    @Test func invalidEnvironmentValueIsReported() async throws {
+        let (_, issues) = try await ConfigurationLoader.validate(path: nil, environment: ["STARLING_HTTP_PORT": "eighty"])
+        #expect(issues == [ConfigIssue(key: "http.port", reason: "expected an integer, got 'eighty'")])
+    }
+
+    @Test func missingNamedFileAndBrokenYAMLAreReported() async throws {
+        let (_, missing) = try await ConfigurationLoader.validate(path: "/nonexistent/starling.yaml", environment: [:])
+        #expect(missing.first?.reason == "file not found")
+        let path = try writeTemp("http: [unclosed\n")
+        let (_, broken) = try await ConfigurationLoader.validate(path: path, environment: [:])
+        #expect(broken.count == 1)
+        #expect(broken.first?.reason.hasPrefix("not valid YAML") == true)
+    }
+
+    @Test func environmentNamesFollowTheKeys() {
+        #expect(ConfigurationLoader.environmentName(for: "http.port") == "STARLING_HTTP_PORT")
+        #expect(
+            ConfigurationLoader.environmentName(for: "shutdown.gracePeriodSeconds")
+                == "STARLING_SHUTDOWN_GRACE_PERIOD_SECONDS")
+    }
+}
