@@ -1,18 +1,21 @@
 // swift-tools-version: 6.2
-// libFuzzer targets, one per parser. Built by scripts/fuzz.sh with `-sanitize=fuzzer,address`; each
-// target is a file defining LLVMFuzzerTestOneInput (no main: libFuzzer provides it).
+// libFuzzer targets, one per parser. Built by scripts/fuzz.sh with `-sanitize=fuzzer,address`. Each target
+// folder holds <Target>.swift defining `fuzzOne` (exported as LLVMFuzzerTestOneInput) and a one-line
+// main.swift handing it to libFuzzer through FuzzDriver (SwiftPM gives executables their own main, so
+// libFuzzer's main cannot be used).
 import PackageDescription
 
-let fuzzTargets = ["FuzzRTP", "FuzzRTCP", "FuzzSTUN", "FuzzSDP", "FuzzVP8", "FuzzVP9", "FuzzH264", "FuzzAV1DD"]
+/// One executable per parser; each has a folder under Sources/ (scripts/fuzz.sh runs every folder there).
+let fuzzTargets = ["FuzzAV1DD", "FuzzH264", "FuzzRTP", "FuzzSTUN", "FuzzVP8", "FuzzVP9"]
 
 let package = Package(
     name: "StarlingFuzz",
     dependencies: [.package(name: "Starling", path: "..")],
-    targets: fuzzTargets.map { name in
-        .executableTarget(
-            name: name,
-            dependencies: [.product(name: "StarlingWire", package: "Starling")],
-            swiftSettings: [.unsafeFlags(["-parse-as-library"])]
-        )
-    }
+    targets: [.target(name: "FuzzDriver", path: "Driver/FuzzDriver")]
+        + fuzzTargets.map { name in
+            .executableTarget(
+                name: name,
+                dependencies: ["FuzzDriver", .product(name: "StarlingWire", package: "Starling")]
+            )
+        }
 )
