@@ -1,15 +1,21 @@
 # Starling. `make run` and `make test` install what they need from Debian first (fast when present).
 SHELL := /bin/bash
 SYSTEM_PACKAGES := libssl-dev libsrtp2-dev libopus-dev libvpx-dev libusrsctp-dev pkg-config curl
+# What the interop tests add: Chromium and its driver from Debian, unshare/ip for the loopback-only namespace.
+TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps build build-release run test unit-tests smoke fuzz fuzz-build bench clean
+.PHONY: all deps test-deps build build-release run test unit-tests smoke interop fuzz bench clean
 
 all: build
 
 deps:
 	@scripts/install-deps.sh $(SYSTEM_PACKAGES)
+
+test-deps: deps
+	@scripts/install-deps.sh $(TEST_SYSTEM_PACKAGES)
+	@scripts/install-python-deps.sh
 
 build: deps
 	$(SWIFT) build
@@ -21,8 +27,9 @@ build-release: deps
 run: build-release
 	.build/release/starling serve --config config/starling.yaml
 
-## Everything CI runs: unit and property tests, the serve smoke test, and a short run of every fuzzer.
-test: deps unit-tests smoke fuzz
+## Everything CI runs: unit and property tests, the serve smoke test, interop with real peers, and a short
+## run of every fuzzer.
+test: deps unit-tests smoke interop fuzz
 	@echo "make test: all stages passed"
 
 unit-tests: deps
@@ -32,6 +39,10 @@ unit-tests: deps
 smoke: deps
 	$(SWIFT) build --product starling
 	scripts/smoke-serve.sh .build/debug/starling
+
+## Real peers (Chromium, aiortc) in a network namespace holding only loopback: they accept our SDP answers.
+interop: test-deps unit-tests
+	python3 Tests/Interop/sdp_accept.py --no-build
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
 fuzz: deps
