@@ -78,6 +78,32 @@ import Testing
         #expect(broken.first?.reason.hasPrefix("not valid YAML") == true)
     }
 
+    @Test func mediaAddressesAndPortModes() async throws {
+        let path = try writeTemp(
+            "media:\n  listenAddress: 0.0.0.0\n  announcedAddresses: [203.0.113.7, '2001:db8::1']\n  portMode: port-range\n")
+        let config = try await ConfigurationLoader.load(path: path, environment: [:])
+        #expect(config.media.candidateAddresses == ["203.0.113.7", "2001:db8::1"])
+        #expect(config.media.portMode == .portRange)
+        let fromEnvironment = try await ConfigurationLoader.load(
+            path: nil, environment: ["STARLING_MEDIA_ANNOUNCED_ADDRESSES": "198.51.100.1, 198.51.100.2"])
+        #expect(fromEnvironment.media.announcedAddresses == ["198.51.100.1", "198.51.100.2"])
+        #expect(StarlingConfiguration().media.candidateAddresses == ["127.0.0.1"])
+    }
+
+    @Test func mediaMistakesAreReported() async throws {
+        let path = try writeTemp(
+            "media:\n  listenAddress: 0.0.0.0\n  portMode: ranges\n  portRangeStart: 6000\n  portRangeEnd: 5000\n"
+                + "dtls:\n  certificateFile: /etc/cert.pem\n")
+        let (_, issues) = try await ConfigurationLoader.validate(path: path, environment: [:])
+        #expect(
+            Set(issues.map(\.key)) == [
+                "media.portMode", "media.portRangeEnd", "media.announcedAddresses", "dtls.privateKeyFile",
+            ], "\(issues)")
+        let (_, bad) = try await ConfigurationLoader.validate(
+            path: nil, environment: ["STARLING_MEDIA_ANNOUNCED_ADDRESSES": "example.com", "STARLING_MEDIA_LISTEN_ADDRESS": "x"])
+        #expect(Set(bad.map(\.key)) == ["media.announcedAddresses", "media.listenAddress"], "\(bad)")
+    }
+
     @Test func environmentNamesFollowTheKeys() {
         #expect(ConfigurationLoader.environmentName(for: "http.port") == "STARLING_HTTP_PORT")
         #expect(

@@ -14,6 +14,9 @@ public enum ConfigurationLoader {
     /// Every key Starling reads, with its kind; anything else in the file is reported as unknown.
     static let knownKeys: [String] = [
         "http.host", "http.port",
+        "media.listenAddress", "media.announcedAddresses", "media.portMode", "media.udpPort",
+        "media.portRangeStart", "media.portRangeEnd", "media.eventLoops",
+        "dtls.certificateFile", "dtls.privateKeyFile",
         "log.level",
         "shutdown.gracePeriodSeconds",
     ]
@@ -69,6 +72,32 @@ public enum ConfigurationLoader {
             value.isEmpty || value.contains(where: \.isWhitespace) ? "must be an IP address or host name" : nil
         }
         config.http.port = reader.int("http.port", default: config.http.port, in: 0...65535)
+        config.media.listenAddress = reader.string("media.listenAddress", default: config.media.listenAddress) {
+            IPAddressText.isValid($0) ? nil : "must be an IPv4 or IPv6 address"
+        }
+        config.media.announcedAddresses = reader.stringArray(
+            "media.announcedAddresses", default: config.media.announcedAddresses
+        ) { IPAddressText.isValid($0) && !IPAddressText.isWildcard($0) ? nil : "must be a specific IPv4 or IPv6 address" }
+        config.media.portMode = reader.enumeration("media.portMode", default: config.media.portMode)
+        config.media.udpPort = reader.int("media.udpPort", default: config.media.udpPort, in: 0...65535)
+        config.media.portRangeStart = reader.int("media.portRangeStart", default: config.media.portRangeStart, in: 1...65535)
+        config.media.portRangeEnd = reader.int("media.portRangeEnd", default: config.media.portRangeEnd, in: 1...65535)
+        config.media.eventLoops = reader.int("media.eventLoops", default: config.media.eventLoops, in: 0...256)
+        if config.media.portRangeEnd < config.media.portRangeStart {
+            reader.issues.append(ConfigIssue(key: "media.portRangeEnd", reason: "must not be below media.portRangeStart"))
+        }
+        if config.media.announcedAddresses.isEmpty && IPAddressText.isWildcard(config.media.listenAddress) {
+            reader.issues.append(
+                ConfigIssue(
+                    key: "media.announcedAddresses",
+                    reason: "must name the addresses peers reach when media.listenAddress is a wildcard"))
+        }
+        config.dtls.certificateFile = reader.string("dtls.certificateFile", default: "") { _ in nil }
+        config.dtls.privateKeyFile = reader.string("dtls.privateKeyFile", default: "") { _ in nil }
+        if config.dtls.certificateFile.isEmpty != config.dtls.privateKeyFile.isEmpty {
+            reader.issues.append(
+                ConfigIssue(key: "dtls.privateKeyFile", reason: "dtls.certificateFile and dtls.privateKeyFile go together"))
+        }
         config.log.level = reader.logLevel("log.level", default: config.log.level)
         config.shutdown.gracePeriodSeconds = reader.double(
             "shutdown.gracePeriodSeconds", default: config.shutdown.gracePeriodSeconds, in: 0...3600)
@@ -122,6 +151,17 @@ public enum ConfigurationLoader {
     }
 }
 
+/// Textual IP address checks without resolving anything.
+enum IPAddressText {
+    static func isValid(_ text: String) -> Bool {
+        var v4 = in_addr()
+        var v6 = in6_addr()
+        return inet_pton(AF_INET, text, &v4) == 1 || inet_pton(AF_INET6, text, &v6) == 1
+    }
+
+    static func isWildcard(_ text: String) -> Bool { text == "0.0.0.0" || text == "::" }
+}
+
 /// Reads typed fields, recording a `ConfigIssue` for each value that is present but invalid.
 struct FieldReader {
     let config: ConfigReader
@@ -161,6 +201,38 @@ struct FieldReader {
         }
         guard range.contains(parsed) else {
             issues.append(ConfigIssue(key: key, reason: "must be in \(range.lowerBound)...\(range.upperBound), got \(parsed)"))
+            return value
+        }
+        return parsed
+    }
+
+    /// A list: a YAML sequence, or a comma-separated string (as environment variables give it).
+    mutating func stringArray(_ key: String, default value: [String], check: (String) -> String?) -> [String] {
+        let items: [String]
+        if let list = config.stringArray(forKey: ConfigKey(key)) {
+            items = list
+        } else if let raw = raw(key) {
+            items = raw.split(separator: ",").map(String.init)
+        } else {
+            return value
+        }
+        var out: [String] = []
+        for item in items.map({ $0.trimmingCharacters(in: .whitespaces) }) where !item.isEmpty {
+            if let problem = check(item) {
+                issues.append(ConfigIssue(key: key, reason: "\(problem), got '\(item)'"))
+                return value
+            }
+            out.append(item)
+        }
+        return out
+    }
+
+    mutating func enumeration<T: RawRepresentable & CaseIterable>(_ key: String, default value: T) -> T
+    where T.RawValue == String {
+        guard let raw = raw(key) else { return value }
+        guard let parsed = T(rawValue: raw) else {
+            let allowed = T.allCases.map(\.rawValue).joined(separator: ", ")
+            issues.append(ConfigIssue(key: key, reason: "must be one of \(allowed), got '\(raw)'"))
             return value
         }
         return parsed

@@ -11,6 +11,41 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// How media (ICE, DTLS, SRTP over UDP) reaches Starling.
+    public struct Media: Sendable, Equatable {
+        public enum PortMode: String, Sendable, Equatable, CaseIterable {
+            /// One UDP port per event loop, shared by all its peers (first packet matched by STUN USERNAME,
+            /// then by source address). What containers want.
+            case singlePort = "single-port"
+            /// One UDP port per peer transport, taken from `portRangeStart...portRangeEnd`.
+            case portRange = "port-range"
+        }
+        /// Address the UDP media sockets bind to.
+        public var listenAddress: String = "127.0.0.1"
+        /// Addresses announced to peers as ICE host candidates: Starling announces these and nothing else.
+        /// Empty means the listen address, which must then not be a wildcard.
+        public var announcedAddresses: [String] = []
+        public var portMode: PortMode = .singlePort
+        /// First UDP port in single-port mode; event loop i listens on udpPort + i.
+        public var udpPort: Int = 7881
+        public var portRangeStart: Int = 50000
+        public var portRangeEnd: Int = 50199
+        /// Event loops (threads) for media; 0 means one per core.
+        public var eventLoops: Int = 0
+        public init() {}
+
+        /// The addresses put into candidates.
+        public var candidateAddresses: [String] { announcedAddresses.isEmpty ? [listenAddress] : announcedAddresses }
+    }
+
+    public struct DTLS: Sendable, Equatable {
+        /// PEM certificate and private key for DTLS; both empty means an ECDSA P-256 certificate is generated
+        /// at start.
+        public var certificateFile: String = ""
+        public var privateKeyFile: String = ""
+        public init() {}
+    }
+
     public struct Log: Sendable, Equatable {
         public var level: Logger.Level = .info
         public init() {}
@@ -23,6 +58,8 @@ public struct StarlingConfiguration: Sendable, Equatable {
     }
 
     public var http = HTTP()
+    public var media = Media()
+    public var dtls = DTLS()
     public var log = Log()
     public var shutdown = Shutdown()
 
