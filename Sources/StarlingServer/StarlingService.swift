@@ -1,25 +1,28 @@
 import Hummingbird
 import Logging
+import NIOPosix
 import ServiceLifecycle
 
 /// Runs a Starling server until SIGINT or SIGTERM, then shuts down gracefully: listeners close,
 /// in-flight work finishes within `shutdown.gracePeriodSeconds`, and what remains is cancelled.
 public enum StarlingServer {
     public static func run(configuration: StarlingConfiguration, logger: Logger) async throws {
-        let app = buildApplication(configuration: configuration, logger: logger)
+        let group = MultiThreadedEventLoopGroup.singleton
+        let media = try await MediaService.start(configuration: configuration, group: group, logger: logger)
+        let app = buildApplication(configuration: configuration, logger: logger, media: media, eventLoopGroup: group)
         let grace = configuration.shutdown.gracePeriodSeconds
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: app)],
+            services: [.init(service: media), .init(service: app)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
         groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(grace * 1000))
-        let group = ServiceGroup(configuration: groupConfiguration)
+        let services = ServiceGroup(configuration: groupConfiguration)
         logger.info(
             "starling starting",
             metadata: ["http": "\(configuration.http.host):\(configuration.http.port)", "version": "\(starlingVersion)"]
         )
-        try await group.run()
+        try await services.run()
         logger.info("starling stopped")
     }
 }

@@ -13,7 +13,7 @@ public enum ConfigurationLoader {
 
     /// Every key Starling reads, with its kind; anything else in the file is reported as unknown.
     static let knownKeys: [String] = [
-        "http.host", "http.port",
+        "http.host", "http.port", "http.webRoot",
         "media.listenAddress", "media.announcedAddresses", "media.portMode", "media.udpPort",
         "media.portRangeStart", "media.portRangeEnd", "media.eventLoops",
         "dtls.certificateFile", "dtls.privateKeyFile",
@@ -72,6 +72,7 @@ public enum ConfigurationLoader {
             value.isEmpty || value.contains(where: \.isWhitespace) ? "must be an IP address or host name" : nil
         }
         config.http.port = reader.int("http.port", default: config.http.port, in: 0...65535)
+        config.http.webRoot = reader.string("http.webRoot", default: config.http.webRoot) { _ in nil }
         config.media.listenAddress = reader.string("media.listenAddress", default: config.media.listenAddress) {
             IPAddressText.isValid($0) ? nil : "must be an IPv4 or IPv6 address"
         }

@@ -8,6 +8,8 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public var host: String = "127.0.0.1"
         /// TCP port; 0 picks a free port (tests).
         public var port: Int = 8080
+        /// Folder of static files served at / (the web app and the echo test page); empty serves none.
+        public var webRoot: String = "Web"
         public init() {}
     }
 

@@ -186,7 +186,7 @@ public final class DTLSEndpoint {
         _ = starling_BIO_set_mem_eof_return(readBIO, -1)
         _ = starling_BIO_set_mem_eof_return(writeBIO, -1)
         SSL_set_bio(ssl, readBIO, writeBIO)
-        let profiles = c.srtpProfiles.map(\.openSSLName).joined(separator: ":")
+        let profiles = c.srtpProfiles.map(\.name).joined(separator: ":")
         // SSL_set_tlsext_use_srtp returns 0 on success; SSL_set_mtu the MTU, or 0 below OpenSSL's minimum.
         guard SSL_set_tlsext_use_srtp(ssl, profiles) == 0, starling_SSL_set_mtu(ssl, c.mtu) == c.mtu else {
             let why = OpenSSLSupport.drainErrors(fallback: "use_srtp or mtu rejected")

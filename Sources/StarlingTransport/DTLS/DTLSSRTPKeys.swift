@@ -1,37 +1,3 @@
-/// An SRTP protection profile negotiated by the DTLS `use_srtp` extension (RFC 5764 §4.1.2).
-public enum SRTPProtectionProfile: UInt16, Hashable, Sendable, CaseIterable, CustomStringConvertible {
-    /// SRTP_AES128_CM_HMAC_SHA1_80 (RFC 5764 §4.1.2): AES-128 counter mode, 80-bit HMAC-SHA1 tag.
-    case aes128CmHmacSha1_80 = 0x0001
-    /// SRTP_AEAD_AES_128_GCM (RFC 7714 §14.2): AES-128 GCM with a 16-byte tag.
-    case aeadAes128Gcm = 0x0007
-
-    /// Master key length in bytes (RFC 5764 §4.1.2, RFC 7714 §12).
-    public var keyLength: Int { 16 }
-
-    /// Master salt length in bytes: 14 for the counter-mode profile, 12 for GCM (RFC 7714 §12).
-    public var saltLength: Int {
-        switch self {
-        case .aes128CmHmacSha1_80: 14
-        case .aeadAes128Gcm: 12
-        }
-    }
-
-    /// The name OpenSSL's `SSL_CTX_set_tlsext_use_srtp` takes.
-    public var openSSLName: String {
-        switch self {
-        case .aes128CmHmacSha1_80: "SRTP_AES128_CM_SHA1_80"
-        case .aeadAes128Gcm: "SRTP_AEAD_AES_128_GCM"
-        }
-    }
-
-    public var description: String {
-        switch self {
-        case .aes128CmHmacSha1_80: "AES_CM_128_HMAC_SHA1_80"
-        case .aeadAes128Gcm: "AEAD_AES_128_GCM"
-        }
-    }
-}
-
 /// SRTP master keys and salts exported from a completed DTLS handshake (RFC 5764 §4.2).
 ///
 /// `local` protects what we send, `remote` unprotects what the peer sends. The DTLS client's write

@@ -1,0 +1,95 @@
+import Foundation
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import StarlingTransport
+
+/// The media side of a Starling server: one `MediaLoop` per event loop, the DTLS certificate, and the
+/// placement of new peers on loops. Runs under ServiceLifecycle: on shutdown it closes every socket.
+public final class MediaService: Service, Sendable {
+    public let certificate: DTLSCertificate
+    let loops: [MediaLoop]
+    let settings: StarlingConfiguration.Media
+    let logger: Logger
+    private let nextLoop = NIOLockedValueBox(0)
+    private let echoSessions = NIOLockedValueBox([String: Int]())
+
+    /// Binds the media sockets (single-port mode) on `group`'s loops.
+    public static func start(
+        configuration: StarlingConfiguration, group: any EventLoopGroup, logger: Logger
+    ) async throws -> MediaService {
+        let certificate: DTLSCertificate
+        if configuration.dtls.certificateFile.isEmpty {
+            certificate = try DTLSCertificate(generatingWithCommonName: "starling")
+        } else {
+            let pem = try String(contentsOfFile: configuration.dtls.certificateFile, encoding: .utf8)
+            let key = try String(contentsOfFile: configuration.dtls.privateKeyFile, encoding: .utf8)
+            certificate = try DTLSCertificate(certificatePEM: pem, privateKeyPEM: key)
+        }
+        let count = configuration.media.eventLoops == 0 ? System.coreCount : configuration.media.eventLoops
+        var eventLoops: [any EventLoop] = []
+        var iterator = group.makeIterator()
+        while eventLoops.count < count, let loop = iterator.next() { eventLoops.append(loop) }
+        if eventLoops.isEmpty { eventLoops = [group.next()] }
+        var loops: [MediaLoop] = []
+        for (i, loop) in eventLoops.enumerated() {
+            let mediaLoop = MediaLoop(eventLoop: loop, index: i, settings: configuration.media, logger: logger)
+            try await mediaLoop.start()
+            loops.append(mediaLoop)
+        }
+        let service = MediaService(certificate: certificate, loops: loops, settings: configuration.media, logger: logger)
+        let ports = await service.sharedPorts()
+        logger.info(
+            "media ready",
+            metadata: [
+                "mode": "\(configuration.media.portMode.rawValue)", "udpPorts": "\(ports)",
+                "candidates": "\(configuration.media.candidateAddresses)",
+                "fingerprint": "\(certificate.fingerprint.sdpValue)",
+            ])
+        return service
+    }
+
+    init(certificate: DTLSCertificate, loops: [MediaLoop], settings: StarlingConfiguration.Media, logger: Logger) {
+        self.certificate = certificate
+        self.loops = loops
+        self.settings = settings
+        self.logger = logger
+    }
+
+    /// The UDP port of each loop in single-port mode (empty in port-range mode).
+    public func sharedPorts() async -> [Int] {
+        var ports: [Int] = []
+        for loop in loops { if let port = await loop.sharedPort { ports.append(port) } }
+        return ports
+    }
+
+    public func run() async throws {
+        try? await gracefulShutdown()
+        for loop in loops { await loop.stop() }
+    }
+
+    private func pickLoop() -> (index: Int, loop: MediaLoop) {
+        let i = nextLoop.withLockedValue { value in
+            defer { value = (value + 1) % loops.count }
+            return value
+        }
+        return (i, loops[i])
+    }
+
+    /// Answers an echo offer (POST /v1/echo); returns the session id and the SDP answer.
+    func createEchoSession(offer: String) async throws -> (id: String, answer: String) {
+        let (index, loop) = pickLoop()
+        let result = try await loop.createEchoSession(
+            offer: offer, certificate: certificate, candidateAddresses: settings.candidateAddresses)
+        echoSessions.withLockedValue { $0[result.id] = index }
+        return result
+    }
+
+    /// Ends an echo session (DELETE /v1/echo/{id}); false when unknown.
+    func endEchoSession(id: String) async -> Bool {
+        guard let index = echoSessions.withLockedValue({ $0.removeValue(forKey: id) }) else { return false }
+        return await loops[index].endEchoSession(id: id)
+    }
+}
