@@ -13,6 +13,7 @@ let package = Package(
     products: [
         .executable(name: "starling", targets: ["starling"]),
         .library(name: "StarlingWire", targets: ["StarlingWire"]),
+        .library(name: "StarlingWireChecks", targets: ["StarlingWireChecks"]),
         .library(name: "StarlingTransport", targets: ["StarlingTransport"]),
         .library(name: "StarlingRouting", targets: ["StarlingRouting"]),
         .library(name: "StarlingServer", targets: ["StarlingServer"]),
@@ -37,6 +38,8 @@ let package = Package(
 
         // Bytes <-> values. No NIO, no clocks, no actors.
         .target(name: "StarlingWire", dependencies: ["COpenSSL"], swiftSettings: strict),
+        // The invariants every Wire parser keeps on arbitrary bytes; run by the unit tests and the fuzz targets.
+        .target(name: "StarlingWireChecks", dependencies: ["StarlingWire"], swiftSettings: strict),
         // Sans-IO transport cores: ICE-lite, DTLS, SRTP, SCTP, demux.
         .target(
             name: "StarlingTransport",
@@ -76,7 +79,9 @@ let package = Package(
             name: "ShimTests",
             dependencies: ["COpenSSL", "CSRTP", "CUsrsctp", "CVPX", "COpus"]
         ),
-        .testTarget(name: "StarlingWireTests", dependencies: ["StarlingWire"], resources: [.copy("Fixtures")]),
+        .testTarget(
+            name: "StarlingWireTests", dependencies: ["StarlingWire", "StarlingWireChecks"], resources: [.copy("Fixtures")]
+        ),
         .testTarget(name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire"]),
         .testTarget(name: "StarlingRoutingTests", dependencies: ["StarlingRouting", "StarlingWire"]),
         .testTarget(

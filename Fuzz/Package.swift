@@ -1,8 +1,9 @@
 // swift-tools-version: 6.2
 // libFuzzer targets, one per parser. Built by scripts/fuzz.sh with `-sanitize=fuzzer,address`. Each target
-// folder holds <Target>.swift defining `fuzzOne` (exported as LLVMFuzzerTestOneInput) and a one-line
-// main.swift handing it to libFuzzer through FuzzDriver (SwiftPM gives executables their own main, so
-// libFuzzer's main cannot be used).
+// folder holds <Target>.swift defining `fuzzOne` (exported as LLVMFuzzerTestOneInput), which runs one of the
+// `WireInvariants` checks of the StarlingWireChecks library (shared with the unit tests) and traps on a
+// broken invariant, and a one-line main.swift handing it to libFuzzer through FuzzDriver (SwiftPM gives
+// executables their own main, so libFuzzer's main cannot be used).
 import PackageDescription
 
 /// One executable per parser; each has a folder under Sources/ (scripts/fuzz.sh runs every folder there).
@@ -15,7 +16,7 @@ let package = Package(
         + fuzzTargets.map { name in
             .executableTarget(
                 name: name,
-                dependencies: ["FuzzDriver", .product(name: "StarlingWire", package: "Starling")]
+                dependencies: ["FuzzDriver", .product(name: "StarlingWireChecks", package: "Starling")]
             )
         }
 )

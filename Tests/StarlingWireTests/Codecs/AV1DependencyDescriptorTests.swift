@@ -1,5 +1,6 @@
 import Testing
 @testable import StarlingWire
+import StarlingWireChecks
 
 @Suite struct AV1DependencyDescriptorTests {
     /// Mandatory fields only (3 octets): start_of_frame=1, end_of_frame=0, template id 0, frame 0x0102.
@@ -241,25 +242,9 @@ import Testing
 
     @Test func truncationsAndMutationsNeverTrap() {
         for vector in [Self.l1t3WithStructure, Self.customFields, Self.mandatoryOnly] {
-            forEachTruncationAndMutation(of: vector, seed: 0xAD1_0002, count: 2000) { av1DDFuzzCheck($0) }
+            forEachTruncationAndMutation(of: vector, seed: 0xAD1_0002, count: 2000) { checkInvariants(WireInvariants.av1DependencyDescriptor, $0) }
         }
         var rng = SeededRandom(seed: 0xAD1_0003)
-        for _ in 0..<3000 { av1DDFuzzCheck(rng.bytes(rng.int(0...24))) }
+        for _ in 0..<3000 { checkInvariants(WireInvariants.av1DependencyDescriptor, rng.bytes(rng.int(0...24))) }
     }
-}
-
-/// The checks of Fuzz/Sources/FuzzAV1DD/FuzzAV1DD.swift, run here so they are known to hold.
-func av1DDFuzzCheck(_ input: [UInt8]) {
-    for known in [nil, AV1DependencyDescriptorTests.l1t3Structure] {
-        guard let d = try? parse(input, { (b) throws(WireError) in try AV1DependencyDescriptor(parsing: b, structure: known) }).get()
-        else { continue }
-        guard let out = try? d.serialized(structure: known) else {
-            Issue.record("parsed but does not serialize: \(input)")
-            continue
-        }
-        let back = try? parse(out) { (b) throws(WireError) in try AV1DependencyDescriptor(parsing: b, structure: known) }.get()
-        #expect(back == d)
-        _ = try? d.frameDependency(structure: known)
-    }
-    _ = try? parse(input) { (b) throws(WireError) in try AV1DependencyDescriptor.MandatoryFields(parsing: b) }.get()
 }

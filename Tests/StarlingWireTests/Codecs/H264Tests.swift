@@ -1,5 +1,6 @@
 import Testing
 @testable import StarlingWire
+import StarlingWireChecks
 
 @Suite struct H264Tests {
     /// An SPS shaped like a Constrained Baseline level 3.1 one (header 0x67: NRI=3, type 7); the content
@@ -139,31 +140,9 @@ import Testing
     }
 
     @Test func truncationsAndMutationsNeverTrap() {
-        forEachTruncationAndMutation(of: Self.stapA, seed: 0x0264_0002, count: 3000) { h264FuzzCheck($0) }
-        forEachTruncationAndMutation(of: [0x7C, 0x85, 0x88, 0x84], seed: 0x0264_0003, count: 1000) { h264FuzzCheck($0) }
+        forEachTruncationAndMutation(of: Self.stapA, seed: 0x0264_0002, count: 3000) { checkInvariants(WireInvariants.h264, $0) }
+        forEachTruncationAndMutation(of: [0x7C, 0x85, 0x88, 0x84], seed: 0x0264_0003, count: 1000) { checkInvariants(WireInvariants.h264, $0) }
         var rng = SeededRandom(seed: 0x0264_0004)
-        for _ in 0..<3000 { h264FuzzCheck(rng.bytes(rng.int(0...12))) }
-    }
-}
-
-/// The checks of Fuzz/Sources/FuzzH264/FuzzH264.swift, run here so they are known to hold.
-func h264FuzzCheck(_ input: [UInt8]) {
-    guard let p = try? parse(input, { (b) throws(WireError) in try H264Payload(parsing: b) }).get() else { return }
-    var units: [[UInt8]] = []
-    let walked = parse(input) { (b) throws(WireError) in try H264Payload.forEachNALUnit(in: b) { units.append(Array($0)) } }
-    #expect(throws: Never.self) { try walked.get() }
-    switch p.packetization {
-    case .singleNALUnit:
-        #expect(units == [input])
-    case .stapA:
-        #expect(units.count == p.nalUnitCount)
-        var out: [UInt8] = []
-        #expect(throws: Never.self) { try H264Payload.serializeSTAPA(units, into: &out) }
-        var again: [[UInt8]] = []
-        _ = parse(out) { (b) throws(WireError) in try H264Payload.forEachNALUnit(in: b) { again.append(Array($0)) } }
-        #expect(again == units)
-    case .fuA:
-        #expect(units.isEmpty)
-        #expect((try? H264FUAHeader(parsing: p.fuHeader?.serialized() ?? [])) == p.fuHeader)
+        for _ in 0..<3000 { checkInvariants(WireInvariants.h264, rng.bytes(rng.int(0...12))) }
     }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import StarlingWire
+import StarlingWireChecks
 
 @Suite struct VP8Tests {
     /// A descriptor with every optional field (RFC 7741 §4.2), followed by the start of a key frame
@@ -177,25 +178,8 @@ import Testing
     }
 
     @Test func truncationsAndMutationsNeverTrap() {
-        forEachTruncationAndMutation(of: Self.fullKeyFrame, seed: 0x5610, count: 3000) { bytes in
-            vp8FuzzCheck(bytes)
-        }
+        forEachTruncationAndMutation(of: Self.fullKeyFrame, seed: 0x5610, count: 3000) { checkInvariants(WireInvariants.vp8, $0) }
         var rng = SeededRandom(seed: 0x5611)
-        for _ in 0..<3000 { vp8FuzzCheck(rng.bytes(rng.int(0...12))) }
+        for _ in 0..<3000 { checkInvariants(WireInvariants.vp8, rng.bytes(rng.int(0...12))) }
     }
-}
-
-/// The checks of Fuzz/Sources/FuzzVP8/FuzzVP8.swift, run here so they are known to hold.
-func vp8FuzzCheck(_ input: [UInt8]) {
-    guard let p = try? parse(input, { (b) throws(WireError) in try VP8Payload(parsing: b) }).get() else { return }
-    let again = p.descriptor.serialized()
-    #expect((try? VP8PayloadDescriptor(parsing: again)) == p.descriptor)
-    var copy = input
-    let done = copy.withUnsafeMutableBytes { raw in try? VP8PayloadDescriptor.rewrite(raw, pictureID: 0x4321, tl0PicIdx: 0x65, keyIndex: 0x1B) }
-    #expect(done != nil)
-    let q = try? parse(copy, { (b) throws(WireError) in try VP8Payload(parsing: b) }).get()
-    #expect(q?.descriptorLength == p.descriptorLength)
-    #expect(copy.dropFirst(p.descriptorLength) == input.dropFirst(p.descriptorLength))
-    if p.descriptor.tl0PicIdx != nil { #expect(q?.descriptor.tl0PicIdx == 0x65) }
-    if p.descriptor.keyIndex != nil { #expect(q?.descriptor.keyIndex == 0x1B) }
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import StarlingWire
+import StarlingWireChecks
 
 @Suite struct VP9Tests {
     /// The first packet of a non-flexible key picture with a scalability structure (RFC 9628 §4.2,
@@ -185,22 +186,8 @@ import Testing
     }
 
     @Test func truncationsAndMutationsNeverTrap() {
-        forEachTruncationAndMutation(of: Self.keyFrameWithSS, seed: 0x5609_0002, count: 3000) { vp9FuzzCheck($0) }
+        forEachTruncationAndMutation(of: Self.keyFrameWithSS, seed: 0x5609_0002, count: 3000) { checkInvariants(WireInvariants.vp9, $0) }
         var rng = SeededRandom(seed: 0x5609_0003)
-        for _ in 0..<3000 { vp9FuzzCheck(rng.bytes(rng.int(0...16))) }
+        for _ in 0..<3000 { checkInvariants(WireInvariants.vp9, rng.bytes(rng.int(0...16))) }
     }
-}
-
-/// The checks of Fuzz/Sources/FuzzVP9/FuzzVP9.swift, run here so they are known to hold.
-func vp9FuzzCheck(_ input: [UInt8]) {
-    guard let p = try? parse(input, { (b) throws(WireError) in try VP9Payload(parsing: b) }).get() else { return }
-    let ssResult = parse(input) { (b) throws(WireError) in try p.scalabilityStructure(in: b) }
-    #expect(throws: Never.self) { try ssResult.get() }
-    guard let ss = try? ssResult.get() else { return }
-    var out: [UInt8] = []
-    p.descriptor.serialize(into: &out, scalabilityStructure: ss)
-    let q = try? parse(out, { (b) throws(WireError) in try VP9Payload(parsing: b) }).get()
-    #expect(q?.descriptor == p.descriptor)
-    #expect(q?.descriptorLength == out.count)
-    #expect((try? q.map { q in try parse(out) { (b) throws(WireError) in try q.scalabilityStructure(in: b) }.get() }) == ss)
 }

@@ -1,5 +1,6 @@
 import Testing
 @testable import StarlingWire
+import StarlingWireChecks
 
 /// Common header, padding, the packet iterator and compound packets (RFC 3550 §6.1, §6.4.1, §A.2; RFC 5506).
 @Suite struct RTCPFramingTests {
@@ -188,7 +189,7 @@ import Testing
                 if case .success(let c) = rtcpParse(RTCPCompoundPacket.self, prefix) {
                     #expect(c.serialized() == prefix)
                 }
-                #expect(prefix.withUnsafeBytes { rtcpFuzzCheck($0) } == nil)
+                checkInvariants(WireInvariants.rtcp, prefix)
             }
         }
     }
@@ -205,14 +206,13 @@ import Testing
                 default: bytes.insert(RTCPGen.u8(&g), at: i)
                 }
             }
-            let problem = bytes.withUnsafeBytes { rtcpFuzzCheck($0) }
-            #expect(problem == nil, "round \(round): \(bytes)")
+            checkInvariants(WireInvariants.rtcp, bytes, "round \(round)")
         }
         // Pure noise with a valid-looking first byte.
         for _ in 0..<3000 {
             var bytes = g.bytes(g.int(4...64))
             bytes[0] = 0x80 | bytes[0] & 0x3F
-            #expect(bytes.withUnsafeBytes { rtcpFuzzCheck($0) } == nil)
+            checkInvariants(WireInvariants.rtcp, bytes)
         }
     }
 }

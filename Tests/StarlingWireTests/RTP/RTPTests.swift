@@ -1,6 +1,7 @@
 import Testing
 
 @testable import StarlingWire
+import StarlingWireChecks
 
 @Suite struct RTPHeaderTests {
     /// A VP8 packet as Chromium sends it with BUNDLE: one-byte extensions (RFC 8285 §4.2) carrying
@@ -184,13 +185,14 @@ import Testing
         }
     }
 
-    /// Every prefix and thousands of random mutations of valid packets parse or throw; none traps.
+    /// Every prefix and thousands of random mutations of valid packets parse or throw, never trap, and keep
+    /// the RTP invariants (`WireInvariants.rtp`, also run by the FuzzRTP target).
     @Test func truncationsAndMutationsNeverTrap() {
         var rng = SeededRandom(seed: 0x5254_5032)
         for _ in 0..<200 {
             let bytes = Self.randomPacket(&rng).serialized()
             for length in 0..<min(bytes.count, 80) {
-                _ = try? RTPPacket(parsing: Array(bytes.prefix(length)))
+                checkInvariants(WireInvariants.rtp, Array(bytes.prefix(length)))
             }
             for _ in 0..<20 {
                 var mutated = bytes
@@ -198,11 +200,7 @@ import Testing
                 if let packet = try? RTPPacket(parsing: mutated) {
                     #expect((try? RTPPacket(parsing: packet.serialized())) == packet)
                 }
-                mutated.withUnsafeBytes { raw in
-                    if let h = try? RTPHeader(parsing: raw) {
-                        for id in UInt8(1)...20 { _ = h.headerExtension(id: id, in: raw) }
-                    }
-                }
+                checkInvariants(WireInvariants.rtp, mutated)
             }
         }
     }

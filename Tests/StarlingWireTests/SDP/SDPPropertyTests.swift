@@ -1,5 +1,6 @@
 import Testing
 @testable import StarlingWire
+import StarlingWireChecks
 
 /// Random valid descriptions with every attribute kind, for parse(serialize(x)) == x.
 struct SDPGenerator {
@@ -145,7 +146,7 @@ struct SDPGenerator {
             for d in -2...2 where (0...bytes.count).contains(i + d) { cuts.insert(i + d) }
         }
         for n in cuts.sorted() {
-            #expect(sdpFuzzOne(Array(bytes.prefix(n))), "\(name) prefix \(n)")
+            checkInvariants(WireInvariants.sdp, Array(bytes.prefix(n)), "\(name) prefix \(n)")
         }
     }
 
@@ -167,7 +168,7 @@ struct SDPGenerator {
                 default: bytes.insert(contentsOf: Array(" a=".utf8), at: at)
                 }
             }
-            #expect(sdpFuzzOne(bytes), "mutation #\(i)")
+            checkInvariants(WireInvariants.sdp, bytes, "mutation #\(i)")
             if (try? bytes.withUnsafeBytes { try SessionDescription(parsing: $0) }) != nil { parsed += 1 }
         }
         #expect(parsed > 20)  // the edits leave many descriptions valid, so the round-trip check is exercised
@@ -189,7 +190,7 @@ struct SDPGenerator {
                     }
                     if l.isEmpty { l = [""] }
                 }
-                #expect(sdpFuzzOne(Array(l.joined(separator: "\r\n").utf8)))
+                checkInvariants(WireInvariants.sdp, Array(l.joined(separator: "\r\n").utf8))
             }
         }
     }

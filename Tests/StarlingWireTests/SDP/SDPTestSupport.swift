@@ -29,13 +29,3 @@ func sdpError(_ text: String) -> WireError? {
         return error
     }
 }
-
-/// The same check the fuzz target makes: parse; if it parses, serialize, re-parse and compare.
-/// Returns false on a round-trip mismatch (the fuzz target calls fatalError there).
-func sdpFuzzOne(_ bytes: [UInt8]) -> Bool {
-    bytes.withUnsafeBytes { raw in
-        guard let first = try? SessionDescription(parsing: raw) else { return true }
-        guard let second = try? SessionDescription(parsing: first.serialized()) else { return false }
-        return first == second && second.serialized() == first.serialized()
-    }
-}

@@ -1,5 +1,6 @@
 import Testing
 @testable import StarlingWire
+import StarlingWireChecks
 
 /// Random valid STUN values for the property tests.
 struct STUNGenerator {
@@ -308,7 +309,7 @@ struct STUNGenerator {
                 if STUNMessage.verifyFingerprint(prefix) || STUNMessage.verifyIntegrity(prefix, key: [1, 2]) {
                     Issue.record("prefix \(n) of \(bytes) verified")
                 }
-                prefix.withUnsafeBytes { fuzzSTUNOne($0) }
+                checkInvariants(WireInvariants.stun, prefix)
             }
         }
     }
@@ -331,7 +332,7 @@ struct STUNGenerator {
                     }
                 }
                 if (try? STUNMessage(parsing: mutated)) != nil { parsedCount += 1 }
-                mutated.withUnsafeBytes { fuzzSTUNOne($0) }
+                checkInvariants(WireInvariants.stun, mutated)
             }
         }
         #expect(parsedCount > 0)
@@ -339,7 +340,7 @@ struct STUNGenerator {
         for _ in 0..<2000 {
             var bytes = stunHex("00 01 00 00 21 12 a4 42") + rng.bytes(12 + 4 * rng.int(0...16))
             bytes.setBE16(UInt16(bytes.count - 20), at: 2)
-            bytes.withUnsafeBytes { fuzzSTUNOne($0) }
+            checkInvariants(WireInvariants.stun, bytes)
         }
     }
 }
