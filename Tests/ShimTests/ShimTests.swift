@@ -16,7 +16,7 @@ import Testing
     @Test func libsrtp2ReportsVersion() throws {
         let version = try #require(srtp_get_version_string()).string
         #expect(version.contains("libsrtp2"), "\(version)")
-        #expect(srtp_init() == srtp_err_status_ok)
+        #expect(srtp_get_version() >= 0x0200_0000)  // 2.x; srtp_init() is left to SRTPSession (not thread-safe)
     }
 
     @Test func libvpxReportsVersionAndVP8Interfaces() throws {
