@@ -40,9 +40,12 @@ smoke: deps
 	$(SWIFT) build --product starling
 	scripts/smoke-serve.sh .build/debug/starling
 
-## Real peers (Chromium, aiortc) in a network namespace holding only loopback: they accept our SDP answers.
+## Real peers (Chromium, aiortc) in a network namespace holding only loopback: they accept our SDP answers,
+## and they connect to /v1/echo (ICE, DTLS, SRTP) in both UDP port modes and decode their media echoed back.
 interop: test-deps unit-tests
+	$(SWIFT) build --product starling
 	python3 Tests/Interop/sdp_accept.py --no-build
+	python3 Tests/Interop/echo_interop.py --binary .build/debug/starling
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
 fuzz: deps

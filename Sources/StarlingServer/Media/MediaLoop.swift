@@ -75,6 +75,8 @@ actor MediaLoop {
         self.nextPort = settings.portRangeStart
     }
 
+    static let vectorReadCount = 32
+
     static func now() -> Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds)) }
 
     /// Binds the shared socket (single-port mode) and starts the timer tick.
@@ -104,8 +106,11 @@ actor MediaLoop {
         let loop = self
         return try await DatagramBootstrap(group: eventLoop)
             .channelOption(.socketOption(.so_reuseaddr), value: 1)
-            .channelOption(.datagramVectorReadMessageCount, value: 32)
-            .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
+            // recvmmsg: up to 32 datagrams per read. NIO splits the receive buffer evenly between them, so it
+            // holds 32 datagrams of up to 2 KiB (media stays under 1500 bytes).
+            .channelOption(.datagramVectorReadMessageCount, value: MediaLoop.vectorReadCount)
+            .channelOption(
+                .recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: MediaLoop.vectorReadCount * 2048))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(MediaDatagramHandler(loop: loop))
@@ -166,6 +171,12 @@ actor MediaLoop {
             let entry = peers[id]
         else {
             counters.unmatchedDatagrams += 1
+            logger.trace(
+                "unmatched datagram",
+                metadata: [
+                    "from": "\(source)", "bytes": "\(length)", "loop": "\(index)",
+                    "head": "\(UnsafeRawBufferPointer(bytes).prefix(64).map { String($0, radix: 16) }.joined(separator: " "))",
+                ])
             return
         }
         let now = MediaLoop.now()
@@ -204,6 +215,7 @@ actor MediaLoop {
                 peersByAddress[remote] = ObjectIdentifier(entry.peer)
                 entry.knownAddresses.insert(remote)
             }
+            logger.debug("transport event", metadata: ["event": "\(event)"])
             entry.peer.handle(event, now: now, loop: self)
         }
     }
