@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "StarlingTransport", targets: ["StarlingTransport"]),
         .library(name: "StarlingRouting", targets: ["StarlingRouting"]),
         .library(name: "StarlingServer", targets: ["StarlingServer"]),
+        .library(name: "StarlingClient", targets: ["StarlingClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -48,6 +49,8 @@ let package = Package(
         ),
         // Sans-IO routing: Router, Producer, Consumer, feedback components.
         .target(name: "StarlingRouting", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
+        // Client-side WebRTC peer on the same cores (tests, load tool).
+        .target(name: "StarlingClient", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
         // The IO: NIO sockets, rooms, HTTP/WebSocket APIs, config, lifecycle.
         .target(
             name: "StarlingServer",
@@ -87,9 +90,11 @@ let package = Package(
         .testTarget(
             name: "StarlingServerTests",
             dependencies: [
-                "StarlingServer",
+                "StarlingServer", "StarlingClient", "StarlingTransport", "StarlingWire",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ]
         ),
     ]

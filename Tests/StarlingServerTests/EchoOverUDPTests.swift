@@ -1,0 +1,127 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import StarlingClient
+import StarlingTransport
+import StarlingWire
+import Testing
+
+@testable import StarlingServer
+
+/// Our own client (StarlingClient: controlling ICE, DTLS client) against the echo endpoint over real UDP
+/// sockets on 127.0.0.1, in both port modes; garbage sent to the server's socket meanwhile is dropped and
+/// counted while the session goes on.
+@Suite(.serialized) struct EchoOverUDPTests {
+    /// A UDP socket on 127.0.0.1 whose received datagrams are collected for the test task to drain.
+    final class ClientSocket: ChannelInboundHandler, Sendable {
+        typealias InboundIn = AddressedEnvelope<ByteBuffer>
+        let inbox = NIOLockedValueBox<[(bytes: [UInt8], from: STUNAddress)]>([])
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let envelope = unwrapInboundIn(data)
+            guard let from = STUNAddress(envelope.remoteAddress) else { return }
+            let bytes = Array(envelope.data.readableBytesView)
+            inbox.withLockedValue { $0.append((bytes, from)) }
+        }
+
+        func drain() -> [(bytes: [UInt8], from: STUNAddress)] {
+            inbox.withLockedValue { value in
+                defer { value.removeAll() }
+                return value
+            }
+        }
+    }
+
+    static func bind(_ handler: ClientSocket) async throws -> any Channel {
+        try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .channelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture { try channel.pipeline.syncOperations.addHandler(handler) }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+    }
+
+    static func now() -> Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds)) }
+
+    @Test(arguments: [StarlingConfiguration.Media.PortMode.singlePort, .portRange])
+    func echoesRTPBackOverLoopback(mode: StarlingConfiguration.Media.PortMode) async throws {
+        var configuration = StarlingConfiguration()
+        configuration.media.portMode = mode
+        configuration.media.udpPort = 0
+        configuration.media.portRangeStart = 41000
+        configuration.media.portRangeEnd = 41099
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        defer { Task { for loop in media.loops { await loop.stop() } } }
+
+        let certificate = try DTLSCertificate(generatingWithCommonName: "client")
+        let track = ClientPeer.Track(kind: .video, mid: "0", ssrc: 0x1111, payloadType: 96)
+        let client = ClientPeer(tracks: [track], certificate: certificate)
+        let (_, answer) = try await media.createEchoSession(offer: client.makeOffer())
+        let candidates = try client.applyAnswer(answer, now: Self.now())
+        #expect(candidates.allSatisfy { $0.ip.description == "127.0.0.1" })
+        let transport = try #require(client.transport)
+
+        let handler = ClientSocket()
+        let channel = try await Self.bind(handler)
+        let garbageHandler = ClientSocket()
+        let garbageChannel = try await Self.bind(garbageHandler)
+
+        var echoed: [RTPPacket] = []
+        var sent = 0
+        let deadline = Self.now() + .seconds(15)
+        while Self.now() < deadline && echoed.count < 100 {
+            let now = Self.now()
+            for datagram in handler.drain() {
+                var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
+                let count = datagram.bytes.count
+                let received = buffer.withUnsafeMutableBytes {
+                    transport.handleDatagram(UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), from: datagram.from, now: now)
+                }
+                if case .rtp(let n) = received, let packet = try? RTPPacket(parsing: Array(buffer[0..<n])) {
+                    echoed.append(packet)
+                }
+            }
+            if let d = transport.nextDeadline, d <= now { transport.handleTimeout(now: now) }
+            while let t = transport.pollTransmit() {
+                try await channel.writeAndFlush(
+                    AddressedEnvelope(remoteAddress: SocketAddress(t.destination), data: ByteBuffer(bytes: t.bytes)))
+            }
+            if transport.isConnected, let destination = transport.destination, sent < 150 {
+                // Publish a burst of VP8-ish packets; some garbage goes to the server's socket in between.
+                for _ in 0..<10 {
+                    let plain = RTPPacket(
+                        payloadType: 96, sequenceNumber: UInt16(sent), timestamp: UInt32(sent) * 3000, ssrc: track.ssrc,
+                        payload: [0x90, 0x80, UInt8(sent & 0x7F)] + [UInt8](repeating: 0x42, count: 1000)
+                    ).serialized()
+                    var buffer = plain + [UInt8](repeating: 0, count: 32)
+                    let length = try buffer.withUnsafeMutableBytes { raw throws(SRTPError) -> Int in
+                        try transport.protectRTP(raw.baseAddress!, length: plain.count, capacity: raw.count)
+                    }
+                    try await channel.writeAndFlush(
+                        AddressedEnvelope(remoteAddress: SocketAddress(destination), data: ByteBuffer(bytes: buffer[0..<length])))
+                    try await garbageChannel.writeAndFlush(
+                        AddressedEnvelope(
+                            remoteAddress: SocketAddress(destination),
+                            data: ByteBuffer(bytes: (0..<200).map { _ in UInt8.random(in: 0...255) })))
+                    sent += 1
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        try await channel.close()
+        try await garbageChannel.close()
+
+        #expect(echoed.count >= 100, "echoed \(echoed.count) of \(sent)")
+        let echoSSRC = echoed.first?.ssrc
+        #expect(echoSSRC != nil && echoSSRC != track.ssrc)
+        #expect(echoed.allSatisfy { $0.ssrc == echoSSRC && $0.payloadType == 96 && $0.payload.count == 1003 })
+        #expect(Set(echoed.map(\.sequenceNumber)).count == echoed.count)
+        #expect(garbageHandler.drain().isEmpty, "garbage got an answer")
+        var unmatched = 0
+        for loop in media.loops { unmatched += await loop.counters.unmatchedDatagrams }
+        if mode == .singlePort {
+            #expect(unmatched >= 100, "garbage from an unknown address is dropped and counted")
+        }
+    }
+}
