@@ -19,6 +19,17 @@ let package = Package(
             ],
             path: "Benchmarks/WireBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
-        )
+        ),
+        .target(name: "CSRTPBaseline", path: "Sources/CSRTPBaseline", linkerSettings: [.linkedLibrary("srtp2")]),
+        .executableTarget(
+            name: "TransportBenchmarks",
+            dependencies: [
+                "CSRTPBaseline",
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "StarlingTransport", package: "Starling"),
+            ],
+            path: "Benchmarks/TransportBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
     ]
 )
