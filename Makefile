@@ -12,6 +12,7 @@ all: build
 
 deps:
 	@scripts/install-deps.sh $(SYSTEM_PACKAGES)
+	@scripts/install-libsrtp2-openssl.sh
 
 test-deps: deps
 	@scripts/install-deps.sh $(TEST_SYSTEM_PACKAGES)
