@@ -82,10 +82,14 @@ let package = Package(
             name: "ShimTests",
             dependencies: ["COpenSSL", "CSRTP", "CUsrsctp", "CVPX", "COpus"]
         ),
+        // Helpers shared by the test targets (a seeded generator for reproducible property tests).
+        .target(name: "StarlingTestSupport", path: "Tests/StarlingTestSupport"),
         .testTarget(
-            name: "StarlingWireTests", dependencies: ["StarlingWire", "StarlingWireChecks"], resources: [.copy("Fixtures")]
+            name: "StarlingWireTests", dependencies: ["StarlingWire", "StarlingWireChecks", "StarlingTestSupport"],
+            resources: [.copy("Fixtures")]
         ),
-        .testTarget(name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire"]),
+        .testTarget(
+            name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire", "COpenSSL", "StarlingTestSupport"]),
         .testTarget(name: "StarlingRoutingTests", dependencies: ["StarlingRouting", "StarlingWire"]),
         .testTarget(
             name: "StarlingServerTests",

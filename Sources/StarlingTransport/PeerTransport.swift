@@ -192,33 +192,34 @@ public final class PeerTransport {
             dtls.handleDatagram(bytes, now: now)
             return .none
         case .rtp:
-            guard ice.isValid(source) else {
-                counters.mediaFromUnvalidatedAddress += 1
-                return .none
-            }
-            guard let inbound, let base = buffer.baseAddress else {
-                counters.mediaBeforeKeys += 1
-                return .none
-            }
-            guard let length = try? inbound.unprotectRTP(base, length: buffer.count) else { return .none }
-            counters.rtpReceived += 1
-            return .rtp(length: length)
+            return unprotect(buffer, from: source, rtcp: false)
         case .rtcp:
-            guard ice.isValid(source) else {
-                counters.mediaFromUnvalidatedAddress += 1
-                return .none
-            }
-            guard let inbound, let base = buffer.baseAddress else {
-                counters.mediaBeforeKeys += 1
-                return .none
-            }
-            guard let length = try? inbound.unprotectRTCP(base, length: buffer.count) else { return .none }
-            counters.rtcpReceived += 1
-            return .rtcp(length: length)
+            return unprotect(buffer, from: source, rtcp: true)
         case .zrtp, .turnChannel, .unknown:
             counters.unknownDatagrams += 1
             return .none
         }
+    }
+
+    /// SRTP/SRTCP in place, only from an ICE-validated address and once keyed; failures are counted by
+    /// the session (auth, replay) or here.
+    private func unprotect(_ buffer: UnsafeMutableRawBufferPointer, from source: STUNAddress, rtcp: Bool) -> Received {
+        guard ice.isValid(source) else {
+            counters.mediaFromUnvalidatedAddress += 1
+            return .none
+        }
+        guard let inbound, let base = buffer.baseAddress else {
+            counters.mediaBeforeKeys += 1
+            return .none
+        }
+        if rtcp {
+            guard let length = try? inbound.unprotectRTCP(base, length: buffer.count) else { return .none }
+            counters.rtcpReceived += 1
+            return .rtcp(length: length)
+        }
+        guard let length = try? inbound.unprotectRTP(base, length: buffer.count) else { return .none }
+        counters.rtpReceived += 1
+        return .rtp(length: length)
     }
 
     public func handleTimeout(now: Instant) {

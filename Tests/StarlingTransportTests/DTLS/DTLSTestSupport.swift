@@ -1,3 +1,4 @@
+import StarlingTestSupport
 import Foundation
 import StarlingTransport
 import StarlingWire
@@ -9,21 +10,7 @@ enum DTLSTestCertificates {
     static let other: DTLSCertificate = try! DTLSCertificate(generatingWithCommonName: "other", unixTime: 1_750_000_000)
 }
 
-/// Deterministic bytes for garbage tests (SplitMix64).
-struct DTLSTestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-    mutating func byte() -> UInt8 { UInt8(truncatingIfNeeded: next()) }
-    mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in byte() } }
-    mutating func int(_ r: ClosedRange<Int>) -> Int { r.lowerBound + Int(next() % UInt64(r.count)) }
-}
+typealias DTLSTestRandom = SeededRandom
 
 /// A client and a server endpoint joined by an in-memory link, driven by a virtual clock.
 ///

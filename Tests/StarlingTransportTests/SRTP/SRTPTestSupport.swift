@@ -1,3 +1,4 @@
+import StarlingTestSupport
 import COpenSSL
 import StarlingTransport
 
@@ -23,20 +24,7 @@ enum SRTPTestSupport {
         return String(bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 0xF)]] })
     }
 
-    /// SplitMix64, so random tests are reproducible.
-    struct Random: RandomNumberGenerator {
-        var state: UInt64
-        init(seed: UInt64) { state = seed }
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func bytes(_ n: Int) -> [UInt8] { (0..<n).map { _ in UInt8.random(in: 0...255, using: &self) } }
-        mutating func int(_ r: ClosedRange<Int>) -> Int { Int.random(in: r, using: &self) }
-    }
+    typealias Random = SeededRandom
 
     /// An RTP packet (RFC 3550 §5.1) with `csrcCount` CSRCs, an optional one-byte-header extension
     /// block (RFC 8285 §4.2) of `extensionWords` 32-bit words, and `payload`.

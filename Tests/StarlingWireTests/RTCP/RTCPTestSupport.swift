@@ -1,3 +1,4 @@
+import StarlingTestSupport
 @testable import StarlingWire
 
 /// Random valid RTCP values for the property tests; every value generated is one the codecs round-trip.
