@@ -69,10 +69,20 @@ import Testing
 
         var echoed: [RTPPacket] = []
         var sent = 0
+        // The echo of sequence number 10 is "lost" on the way to us (dropped before decryption; the RTP
+        // header travels in the clear), so a NACK for it can be answered later.
+        let lostSequenceNumber: UInt16 = 10
+        var droppedLost = false
         let deadline = Self.now() + .seconds(15)
         while Self.now() < deadline && echoed.count < 100 {
             let now = Self.now()
             for datagram in handler.drain() {
+                let isLost = datagram.bytes.count > 12 && datagram.bytes[0] & 0xC0 == 0x80 && datagram.bytes[1] == 96
+                    && UInt16(datagram.bytes[2]) << 8 | UInt16(datagram.bytes[3]) == lostSequenceNumber
+                if isLost && !droppedLost {
+                    droppedLost = true
+                    continue
+                }
                 var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
                 let count = datagram.bytes.count
                 let received = buffer.withUnsafeMutableBytes {
@@ -109,6 +119,46 @@ import Testing
             }
             try await Task.sleep(for: .milliseconds(5))
         }
+        // A NACK for an echoed packet is answered from the cache (same sequence number, same payload), and a
+        // PLI for the echoed stream comes back as a PLI for our own stream (we are its publisher).
+        #expect(droppedLost && !echoed.contains { $0.sequenceNumber == lostSequenceNumber })
+        let echoSSRCValue = try #require(echoed.first?.ssrc)
+        var feedback = GenericNACK(senderSSRC: track.ssrc, mediaSSRC: echoSSRCValue, lostSequenceNumbers: [lostSequenceNumber])
+            .serialized()
+        PictureLossIndication(senderSSRC: track.ssrc, mediaSSRC: echoSSRCValue).serialize(into: &feedback)
+        let plainLength = feedback.count
+        feedback += [UInt8](repeating: 0, count: 32)
+        let rtcpLength = try feedback.withUnsafeMutableBytes { raw throws(SRTPError) -> Int in
+            try transport.protectRTCP(raw.baseAddress!, length: plainLength, capacity: raw.count)
+        }
+        try await channel.writeAndFlush(
+            AddressedEnvelope(
+                remoteAddress: SocketAddress(try #require(transport.destination)), data: ByteBuffer(bytes: feedback[0..<rtcpLength])))
+        var resent: RTPPacket?
+        var pli: PictureLossIndication?
+        let feedbackDeadline = Self.now() + .seconds(5)
+        while Self.now() < feedbackDeadline && (resent == nil || pli == nil) {
+            for datagram in handler.drain() {
+                var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
+                let count = datagram.bytes.count
+                let received = buffer.withUnsafeMutableBytes {
+                    transport.handleDatagram(UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), from: datagram.from, now: Self.now())
+                }
+                switch received {
+                case .rtp(let n):
+                    if let p = try? RTPPacket(parsing: Array(buffer[0..<n])), p.sequenceNumber == lostSequenceNumber { resent = p }
+                case .rtcp(let n):
+                    if let p = try? PictureLossIndication(parsing: Array(buffer[0..<n])) { pli = p }
+                case .none:
+                    break
+                }
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(resent?.ssrc == echoSSRCValue && resent?.payload.count == 1003 && resent?.payload[2] == 10,
+                "the NACKed packet comes back from the cache")
+        #expect(pli?.mediaSSRC == track.ssrc && pli?.senderSSRC == echoSSRCValue)
+
         try await channel.close()
         try await garbageChannel.close()
 
