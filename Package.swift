@@ -90,7 +90,9 @@ let package = Package(
         ),
         .testTarget(
             name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire", "COpenSSL", "StarlingTestSupport"]),
-        .testTarget(name: "StarlingRoutingTests", dependencies: ["StarlingRouting", "StarlingWire"]),
+        .testTarget(
+            name: "StarlingRoutingTests",
+            dependencies: ["StarlingRouting", "StarlingWire", "StarlingTransport", "StarlingTestSupport"]),
         .testTarget(
             name: "StarlingServerTests",
             dependencies: [
