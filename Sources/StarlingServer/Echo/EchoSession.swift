@@ -1,4 +1,5 @@
 import Logging
+import StarlingRouting
 import StarlingTransport
 import StarlingWire
 
@@ -15,7 +16,7 @@ final class EchoSession: MediaPeer {
     /// Source SSRC (the peer's) -> index in `tracks`, learned from a=ssrc, the mid extension or the payload type.
     private var trackBySource: [UInt32: Int] = [:]
     private var sourceByTrack: [Int: UInt32] = [:]
-    private var caches: [RetransmissionCache]
+    private let caches: [RetransmissionBuffer]
     private var scratch = [UInt8](repeating: 0, count: 2048)
     let createdAt: Instant
     private(set) var connectedAt: Instant?
@@ -37,7 +38,7 @@ final class EchoSession: MediaPeer {
         self.transport = transport
         self.tracks = answer.tracks
         self.midExtensionID = answer.midExtensionID
-        self.caches = answer.tracks.map { _ in RetransmissionCache(slots: 512) }
+        self.caches = answer.tracks.map { _ in RetransmissionBuffer(slots: 512, maxAge: .seconds(2)) }
         self.createdAt = now
         self.logger = logger
         for (i, track) in answer.tracks.enumerated() {
@@ -68,8 +69,8 @@ final class EchoSession: MediaPeer {
     func receive(_ received: PeerTransport.Received, buffer: UnsafeMutableRawBufferPointer, now: Instant, loop: isolated MediaLoop) {
         switch received {
         case .none: return
-        case .rtp(let length): echoRTP(buffer, length: length, loop: loop)
-        case .rtcp(let length): handleRTCP(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), loop: loop)
+        case .rtp(let length): echoRTP(buffer, length: length, now: now, loop: loop)
+        case .rtcp(let length): handleRTCP(UnsafeRawBufferPointer(rebasing: buffer[0..<length]), now: now, loop: loop)
         }
     }
 
@@ -89,7 +90,7 @@ final class EchoSession: MediaPeer {
         return i
     }
 
-    private func echoRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int, loop: isolated MediaLoop) {
+    private func echoRTP(_ buffer: UnsafeMutableRawBufferPointer, length: Int, now: Instant, loop: isolated MediaLoop) {
         let bytes = UnsafeRawBufferPointer(rebasing: buffer[0..<length])
         guard let header = try? RTPHeader(parsing: bytes), let i = track(for: header, in: bytes) else {
             counters.unmatchedRTP += 1
@@ -98,7 +99,7 @@ final class EchoSession: MediaPeer {
         sourceByTrack[i] = header.ssrc
         let packet = UnsafeMutableRawBufferPointer(rebasing: buffer[0..<length])
         RTPHeader.setSSRC(tracks[i].echoSSRC, in: packet)
-        caches[i].store(header.sequenceNumber, UnsafeRawBufferPointer(packet))
+        caches[i].store(packet: UnsafeRawBufferPointer(packet), sequenceNumber: header.sequenceNumber, now: now)
         send(rtp: buffer, length: length, loop: loop)
         counters.rtpEchoed += 1
     }
@@ -113,7 +114,7 @@ final class EchoSession: MediaPeer {
         loop.sendToPeer(self, UnsafeRawBufferPointer(rebasing: buffer[0..<protected]))
     }
 
-    private func handleRTCP(_ bytes: UnsafeRawBufferPointer, loop: isolated MediaLoop) {
+    private func handleRTCP(_ bytes: UnsafeRawBufferPointer, now: Instant, loop: isolated MediaLoop) {
         var iterator = RTCPPacketIterator(bytes)
         while true {
             let view: RTCPPacketView
@@ -129,7 +130,9 @@ final class EchoSession: MediaPeer {
                 guard let fb = try? view.feedback(), let i = tracks.firstIndex(where: { $0.echoSSRC == fb.mediaSSRC }) else {
                     continue
                 }
-                try? GenericNACK.forEachLostSequenceNumber(fci: fb.fci) { seq in resend(track: i, sequenceNumber: seq, loop: loop) }
+                try? GenericNACK.forEachLostSequenceNumber(fci: fb.fci) { seq in
+                    resend(track: i, sequenceNumber: seq, now: now, loop: loop)
+                }
             case .pictureLossIndication, .fullIntraRequest:
                 guard let fb = try? view.feedback() else { continue }
                 let target: Int?
@@ -147,8 +150,13 @@ final class EchoSession: MediaPeer {
         }
     }
 
-    private func resend(track i: Int, sequenceNumber: UInt16, loop: isolated MediaLoop) {
-        let length: Int? = scratch.withUnsafeMutableBytes { out in caches[i].load(sequenceNumber, into: out) }
+    private func resend(track i: Int, sequenceNumber: UInt16, now: Instant, loop: isolated MediaLoop) {
+        let length: Int? = scratch.withUnsafeMutableBytes { out in
+            caches[i].withPacket(sequenceNumber: sequenceNumber, now: now) { cached in
+                out.copyMemory(from: cached)
+                return cached.count
+            }
+        }
         guard let length else {
             counters.nackedPacketsMissing += 1
             return
@@ -174,32 +182,6 @@ final class EchoSession: MediaPeer {
             loop.sendToPeer(self, UnsafeRawBufferPointer(rebasing: raw[0..<protected]))
         }
         counters.keyframeRequestsForwarded += 1
-    }
-}
-
-/// The last `slots` packets sent on one stream, by sequence number, in reused storage.
-struct RetransmissionCache {
-    private var packets: [[UInt8]]
-    private var sequenceNumbers: [UInt16?]
-
-    init(slots: Int) {
-        packets = Array(repeating: [], count: slots)
-        sequenceNumbers = Array(repeating: nil, count: slots)
-    }
-
-    mutating func store(_ sequenceNumber: UInt16, _ bytes: UnsafeRawBufferPointer) {
-        let slot = Int(sequenceNumber) % packets.count
-        packets[slot].removeAll(keepingCapacity: true)
-        packets[slot].append(contentsOf: bytes)
-        sequenceNumbers[slot] = sequenceNumber
-    }
-
-    /// Copies the packet into `out` and returns its length, or nil when it is no longer cached.
-    func load(_ sequenceNumber: UInt16, into out: UnsafeMutableRawBufferPointer) -> Int? {
-        let slot = Int(sequenceNumber) % packets.count
-        guard sequenceNumbers[slot] == sequenceNumber, packets[slot].count <= out.count else { return nil }
-        packets[slot].withUnsafeBytes { out.copyMemory(from: $0) }
-        return packets[slot].count
     }
 }
 

@@ -181,7 +181,8 @@ actor MediaLoop {
         }
         let now = MediaLoop.now()
         let received = entry.peer.transport.handleDatagram(bytes, from: source, now: now)
-        if entry.knownAddresses.insert(source).inserted, entry.peer.transport.isValidated(source) {
+        // An address is mapped to its peer once it has passed an ICE check (not merely sent something).
+        if entry.peer.transport.isValidated(source), entry.knownAddresses.insert(source).inserted {
             peersByAddress[source] = id
         }
         afterTransportActivity(entry, now: now)
