@@ -1,0 +1,95 @@
+import StarlingWire
+
+/// Keeps the VP8 picture ID, TL0PICIDX and KEYIDX of a consumer's outgoing stream continuous across
+/// source switches (issue 5; RFC 7741 §4.2), rewriting the payload descriptor in place.
+///
+/// Each field is unwrapped per source in the modulus it arrives in (2^7 or 2^15 for the picture ID, 2^8
+/// for TL0PICIDX, 2^5 for KEYIDX) and shifted by an offset chosen at the switch, so that the new source's
+/// key frame carries the last sent value + 1. The outgoing picture ID is written modulo 2^15 into a
+/// 15-bit field, or modulo 2^7 into a 7-bit one (continuous either way, since receivers compare modulo
+/// the field size). Allocates nothing.
+public struct VP8PictureIDRewriter: Sendable {
+    private var pictureID = Field(modulus: 1 << 15)
+    private var tl0PicIdx = Field(modulus: 1 << 8)
+    private var keyIndex = Field(modulus: 1 << 5)
+
+    public init() {}
+
+    /// The last outgoing picture ID (modulo 2^15), TL0PICIDX and KEYIDX, where sent.
+    public var lastPictureID: UInt16? { pictureID.lastOut.map { UInt16(truncatingIfNeeded: $0 & 0x7FFF) } }
+    public var lastTL0PicIdx: UInt8? { tl0PicIdx.lastOut.map { UInt8(truncatingIfNeeded: $0) } }
+    public var lastKeyIndex: UInt8? { keyIndex.lastOut.map { UInt8(truncatingIfNeeded: $0 & 0x1F) } }
+
+    /// Re-bases every field on `keyFrame`, the descriptor of the new source's key frame (its first packet,
+    /// rewritten next with `rewrite`): each field it carries will go out as the last sent value + 1.
+    public mutating func switchSource(keyFrame: VP8PayloadDescriptor) {
+        if let id = keyFrame.pictureID {
+            pictureID.switchSource(firstValue: Int64(id.value), modulus: id.isLong ? 1 << 15 : 1 << 7)
+        } else {
+            pictureID.reset()
+        }
+        if let t = keyFrame.tl0PicIdx { tl0PicIdx.switchSource(firstValue: Int64(t), modulus: 1 << 8) } else { tl0PicIdx.reset() }
+        if let k = keyFrame.keyIndex { keyIndex.switchSource(firstValue: Int64(k), modulus: 1 << 5) } else { keyIndex.reset() }
+    }
+
+    /// Rewrites the descriptor at the start of `payload` (a VP8 RTP payload of the current source) in place.
+    /// Returns false, writing nothing, when the descriptor is truncated.
+    public mutating func rewrite(payload: UnsafeMutableRawBufferPointer) -> Bool {
+        guard let d = try? VP8PayloadDescriptor(parsingPrefixOf: UnsafeRawBufferPointer(payload)) else { return false }
+        let id = d.pictureID.flatMap { pictureID.map(Int64($0.value), modulus: $0.isLong ? 1 << 15 : 1 << 7) }
+        let t = d.tl0PicIdx.flatMap { tl0PicIdx.map(Int64($0), modulus: 1 << 8) }
+        let k = d.keyIndex.flatMap { keyIndex.map(Int64($0), modulus: 1 << 5) }
+        do {
+            try VP8PayloadDescriptor.rewrite(
+                payload, pictureID: id.map { UInt16(truncatingIfNeeded: $0 & 0x7FFF) },
+                tl0PicIdx: t.map { UInt8(truncatingIfNeeded: $0) },
+                keyIndex: k.map { UInt8(truncatingIfNeeded: $0 & 0x1F) })
+        } catch {
+            return false
+        }
+        return true
+    }
+
+    /// One wrapping counter: input unwrapped in the source's modulus, output = extended input + offset.
+    struct Field: Sendable {
+        let outModulus: Int64
+        var inModulus: Int64
+        var lastIn: Int64?  // highest extended input of the current source
+        var offset: Int64 = 0
+        var lastOut: Int64?  // highest extended output
+
+        init(modulus: Int64) {
+            outModulus = modulus
+            inModulus = modulus
+        }
+
+        /// Forgets the current source (a key frame without this field): the next value that arrives starts
+        /// a new base.
+        mutating func reset() { lastIn = nil }
+
+        mutating func switchSource(firstValue: Int64, modulus: Int64) {
+            inModulus = modulus
+            lastIn = firstValue
+            offset = lastOut.map { $0 + 1 - firstValue } ?? 0
+        }
+
+        /// The extended output value for raw input `value`, or nil when the source changed its field size
+        /// (the value cannot be placed; it is left as it is).
+        mutating func map(_ value: Int64, modulus: Int64) -> Int64? {
+            if lastIn == nil || modulus != inModulus {
+                // A field appearing without a switch: continue from the last output.
+                switchSource(firstValue: value, modulus: modulus)
+            }
+            guard let last = lastIn else { return nil }
+            let half = inModulus / 2
+            var delta = (value - last) % inModulus
+            if delta < 0 { delta += inModulus }
+            if delta >= half { delta -= inModulus }
+            let ext = last + delta
+            if ext > last { lastIn = ext }
+            let out = ext + offset
+            if lastOut.map({ out > $0 }) ?? true { lastOut = out }
+            return out
+        }
+    }
+}
