@@ -1,7 +1,7 @@
 /// RR: receiver report, RTCP packet type 201 (RFC 3550 §6.4.2).
 ///
 /// The reporter's SSRC, up to 31 reception report blocks, and profile-specific extension bytes.
-public struct ReceiverReport: WireCodable {
+public struct ReceiverReport: WireCodable, RTCPReport {
     /// SSRC of the packet sender (the reporter).
     public var ssrc: UInt32
     /// Reception report blocks; at most 31 are written (the RC field is 5 bits), send several RRs for more.
@@ -19,26 +19,7 @@ public struct ReceiverReport: WireCodable {
         try self.init(view: try RTCPPacketView(parsingSingle: bytes))
     }
 
-    /// Decodes a framed RR.
-    public init(view: RTCPPacketView) throws(WireError) {
-        var blocks: [ReportBlock] = []
-        blocks.reserveCapacity(Int(view.count))
-        var r: ByteReader
-        (self, r) = try ReceiverReport.readSSRC(view)
-        try ReportBlock.forEach(count: Int(view.count), in: &r) { blocks.append($0) }
-        reportBlocks = blocks
-        profileExtensions = Array(r.rest())
-    }
-
-    /// Decodes a framed RR without allocating: report blocks go to `visit`; `reportBlocks` and
-    /// `profileExtensions` of the result are left empty.
-    public init(view: RTCPPacketView, forEachReportBlock visit: (ReportBlock) -> Void) throws(WireError) {
-        var r: ByteReader
-        (self, r) = try ReceiverReport.readSSRC(view)
-        try ReportBlock.forEach(count: Int(view.count), in: &r, visit)
-    }
-
-    private static func readSSRC(_ view: RTCPPacketView) throws(WireError) -> (ReceiverReport, ByteReader) {
+    public static func readFixedPart(_ view: RTCPPacketView) throws(WireError) -> (ReceiverReport, ByteReader) {
         guard view.packetType == .receiverReport else {
             throw WireError.invalid(.rtcp, "packetType", "expected RR (201), got \(view.packetType.rawValue)")
         }

@@ -2,7 +2,7 @@
 ///
 /// Sender info (NTP and RTP timestamps, packet and octet counts), up to 31 reception report blocks, and
 /// any profile-specific extension bytes after them, kept as they are.
-public struct SenderReport: WireCodable {
+public struct SenderReport: WireCodable, RTCPReport {
     /// SSRC of the sender.
     public var ssrc: UInt32
     /// 64-bit NTP timestamp of this report (seconds since 1900 in the upper 32 bits, fraction below).
@@ -38,26 +38,7 @@ public struct SenderReport: WireCodable {
         try self.init(view: try RTCPPacketView(parsingSingle: bytes))
     }
 
-    /// Decodes a framed SR.
-    public init(view: RTCPPacketView) throws(WireError) {
-        var blocks: [ReportBlock] = []
-        blocks.reserveCapacity(Int(view.count))
-        var r: ByteReader
-        (self, r) = try SenderReport.readInfo(view)
-        try ReportBlock.forEach(count: Int(view.count), in: &r) { blocks.append($0) }
-        reportBlocks = blocks
-        profileExtensions = Array(r.rest())
-    }
-
-    /// Decodes a framed SR without allocating: report blocks go to `visit`; `reportBlocks` and
-    /// `profileExtensions` of the result are left empty.
-    public init(view: RTCPPacketView, forEachReportBlock visit: (ReportBlock) -> Void) throws(WireError) {
-        var r: ByteReader
-        (self, r) = try SenderReport.readInfo(view)
-        try ReportBlock.forEach(count: Int(view.count), in: &r, visit)
-    }
-
-    private static func readInfo(_ view: RTCPPacketView) throws(WireError) -> (SenderReport, ByteReader) {
+    public static func readFixedPart(_ view: RTCPPacketView) throws(WireError) -> (SenderReport, ByteReader) {
         guard view.packetType == .senderReport else {
             throw WireError.invalid(.rtcp, "packetType", "expected SR (200), got \(view.packetType.rawValue)")
         }
