@@ -1,0 +1,228 @@
+import StarlingTransport
+import StarlingWire
+
+/// One subscriber's copy of one producer: a single continuous outgoing stream under its own SSRC.
+///
+/// State: the `LayerSelection` (target and current simulcast layer, temporal layer), the
+/// `RTPStreamRewriter` (sequence numbers without gaps of our making, timestamps monotonic across
+/// switches and pauses), the `VP8PictureIDRewriter` (continuous picture ID, TL0PICIDX, KEYIDX), a
+/// ring of what was sent under each outgoing sequence number (to answer NACKs from the producer's
+/// cache, RFC 4585 §6.2.1, over RTX when negotiated, RFC 4588), the SR counters (RFC 3550 §6.4.1) and
+/// what the subscriber reports about the stream. The outgoing header is rebuilt for the subscriber:
+/// its payload type, its extension ids, our abs-send-time and transport-wide sequence number.
+/// Memory: about 20 KB for the history ring; nothing allocates per packet.
+public final class Consumer {
+    public let id: ConsumerID
+    public let transport: TransportID
+    public let producer: Producer
+    public internal(set) var parameters: ConsumerParameters
+    public internal(set) var layers: LayerSelection
+    var rewriter: RTPStreamRewriter
+    var vp8 = VP8PictureIDRewriter()
+    var rtx: RTXEncoder?
+    public internal(set) var sender: SenderStatistics
+    public internal(set) var remote: RemoteReceptionStatistics
+    let history: SentHistory?
+    let midBytes: InlineArray<16, UInt8>
+    let midLength: Int
+    /// Set while the consumer waits for a keyframe of its target layer (the router asks for one).
+    var wantsKeyframe = true
+
+    public struct Counters: Hashable, Sendable {
+        public var packetsSent = 0
+        public var bytesSent = 0
+        public var packetsDropped = 0
+        public var retransmitted = 0
+        public var retransmissionsMissing = 0
+        public var nacksReceived = 0
+        public var keyframeRequestsReceived = 0
+        public var layerSwitches = 0
+        public init() {}
+    }
+    public internal(set) var counters = Counters()
+    var bitrate = BitrateMeter()
+
+    init(id: ConsumerID, transport: TransportID, producer: Producer, parameters: ConsumerParameters) {
+        self.id = id
+        self.transport = transport
+        self.producer = producer
+        self.parameters = parameters
+        layers = LayerSelection(
+            layerCount: producer.streams.count, preferredSpatial: parameters.preferredSpatialLayer,
+            preferredTemporal: parameters.preferredTemporalLayer, paused: parameters.paused)
+        // RFC 3550 §5.1: random initial sequence number and timestamp; derived from our SSRC so runs
+        // stay deterministic.
+        var mix = UInt64(parameters.ssrc) &* 0x9E37_79B9_7F4A_7C15
+        mix ^= mix >> 29
+        rewriter = RTPStreamRewriter(
+            outgoingSSRC: parameters.ssrc, clockRate: producer.clockRate,
+            firstSequenceNumber: UInt16(truncatingIfNeeded: mix >> 8) & 0x7FFF,
+            firstTimestamp: UInt32(truncatingIfNeeded: mix >> 24))
+        if let rtxSSRC = parameters.rtxSSRC, let pt = parameters.codec.rtxPayloadType {
+            rtx = RTXEncoder(ssrc: rtxSSRC, payloadType: pt, initialSequenceNumber: UInt16(truncatingIfNeeded: mix >> 40))
+        }
+        sender = SenderStatistics(ssrc: parameters.ssrc, clockRate: producer.clockRate)
+        remote = RemoteReceptionStatistics(ssrc: parameters.ssrc)
+        history = parameters.nack && producer.parameters.kind == .video ? SentHistory() : nil
+        var mid = InlineArray<16, UInt8>(repeating: 0)
+        let utf8 = Array((parameters.mid ?? "").utf8.prefix(16))
+        for (i, b) in utf8.enumerated() { mid[i] = b }
+        midBytes = mid
+        midLength = utf8.count
+    }
+
+    public var isSimulcast: Bool { producer.streams.count > 1 }
+    public var currentLayer: Int? { layers.current }
+    public var targetLayer: Int? { layers.target }
+    public func currentBitrate(now: Instant) -> Int { bitrate.bitrate(now: now) }
+
+    // MARK: - Writing the outgoing packet
+
+    /// Where `write` put things in the outgoing packet.
+    struct Written {
+        var length: Int
+        var payloadOffset: Int
+        /// Offset of the 2-byte transport-wide sequence number, to be filled by the transport.
+        var transportSequenceOffset: Int?
+    }
+
+    /// Writes the outgoing version of `src` (an RTP packet with `header`) into `dst`: the fixed header
+    /// with our SSRC, `sequenceNumber`, `timestamp` and the subscriber's payload type; an RFC 8285 block
+    /// with the extensions the subscriber negotiated (mid, abs-send-time and transport-wide-cc written
+    /// by us, audio level, video orientation and the dependency descriptor copied from the publisher);
+    /// the payload without padding. CSRCs are not forwarded. Returns nil when `dst` is too small.
+    func write(
+        _ src: UnsafeRawBufferPointer, header: RTPHeader, sequenceNumber: UInt16, timestamp: UInt32,
+        into dst: UnsafeMutableRawBufferPointer, now: Instant
+    ) -> Written? {
+        let ours = parameters.extensions
+        let theirs = producer.parameters.extensions
+        var audioLevel: UnsafeRawBufferPointer?
+        var orientation: UnsafeRawBufferPointer?
+        var dependency: UnsafeRawBufferPointer?
+        if ours.audioLevel != nil, let id = theirs.audioLevel { audioLevel = header.headerExtension(id: id, in: src) }
+        if ours.videoOrientation != nil, let id = theirs.videoOrientation {
+            orientation = header.headerExtension(id: id, in: src)
+        }
+        if ours.dependencyDescriptor != nil, let id = theirs.dependencyDescriptor {
+            dependency = header.headerExtension(id: id, in: src)
+        }
+        let twoByte = (dependency?.count ?? 0) > 16
+        let elementHeader = twoByte ? 2 : 1
+        var extLength = 0
+        if ours.mid != nil, midLength > 0 { extLength += elementHeader + midLength }
+        if ours.absSendTime != nil { extLength += elementHeader + 3 }
+        if ours.transportWideCC != nil { extLength += elementHeader + 2 }
+        if let a = audioLevel { extLength += elementHeader + a.count }
+        if let o = orientation { extLength += elementHeader + o.count }
+        if let d = dependency { extLength += elementHeader + d.count }
+        let extPadded = (extLength + 3) & ~3
+        let headerLength = RTPHeader.fixedLength + (extLength > 0 ? 4 + extPadded : 0)
+        let payload = header.payload(in: src)
+        let total = headerLength + payload.count
+        guard total <= dst.count, let out = dst.baseAddress else { return nil }
+
+        dst[0] = 0x80 | (extLength > 0 ? 0x10 : 0)
+        dst[1] = (header.marker ? 0x80 : 0) | (parameters.codec.payloadType & 0x7F)
+        RTPHeader.setSequenceNumber(sequenceNumber, in: dst)
+        RTPHeader.setTimestamp(timestamp, in: dst)
+        RTPHeader.setSSRC(parameters.ssrc, in: dst)
+        var transportOffset: Int?
+        if extLength > 0 {
+            let profile: UInt16 = twoByte ? 0x1000 : RTPHeaderExtensionForm.oneByteProfile
+            dst[12] = UInt8(profile >> 8)
+            dst[13] = UInt8(profile & 0xFF)
+            let words = extPadded / 4
+            dst[14] = UInt8(words >> 8)
+            dst[15] = UInt8(words & 0xFF)
+            var o = 16
+            func element(_ id: UInt8, _ count: Int) {
+                if twoByte {
+                    dst[o] = id
+                    dst[o + 1] = UInt8(count)
+                    o += 2
+                } else {
+                    dst[o] = id << 4 | UInt8(count - 1)
+                    o += 1
+                }
+            }
+            func copy(_ id: UInt8, _ value: UnsafeRawBufferPointer) {
+                element(id, value.count)
+                if let base = value.baseAddress { (out + o).copyMemory(from: base, byteCount: value.count) }
+                o += value.count
+            }
+            if let id = ours.mid, midLength > 0 {
+                element(id, midLength)
+                for i in 0..<midLength { dst[o + i] = midBytes[i] }
+                o += midLength
+            }
+            if let id = ours.absSendTime {
+                // abs-send-time: 6.18 fixed-point seconds, 24 bits (webrtc.org abs-send-time).
+                let value = AbsoluteSendTime(microseconds: UInt64(max(now.nanoseconds / 1000, 0)))
+                element(id, 3)
+                dst[o] = UInt8(value.rawValue >> 16 & 0xFF)
+                dst[o + 1] = UInt8(value.rawValue >> 8 & 0xFF)
+                dst[o + 2] = UInt8(value.rawValue & 0xFF)
+                o += 3
+            }
+            if let id = ours.transportWideCC {
+                element(id, 2)
+                transportOffset = o
+                dst[o] = 0
+                dst[o + 1] = 0
+                o += 2
+            }
+            if let id = ours.audioLevel, let a = audioLevel { copy(id, a) }
+            if let id = ours.videoOrientation, let v = orientation { copy(id, v) }
+            if let id = ours.dependencyDescriptor, let d = dependency { copy(id, d) }
+            while o < headerLength {
+                dst[o] = 0
+                o += 1
+            }
+        }
+        if let base = payload.baseAddress { (out + headerLength).copyMemory(from: base, byteCount: payload.count) }
+        return Written(length: total, payloadOffset: headerLength, transportSequenceOffset: transportOffset)
+    }
+}
+
+/// What a consumer sent under each of its last 1024 sequence numbers: enough to rebuild the packet
+/// from the producer's cache (the input layer and sequence number, the outgoing timestamp and VP8
+/// fields) and to throttle retransmissions. Allocated once.
+final class SentHistory {
+    static let size = 1024
+    struct Entry {
+        var valid = false
+        var outSequence: UInt16 = 0
+        var layer: UInt8 = 0
+        var inSequence: UInt16 = 0
+        var timestamp: UInt32 = 0
+        var pictureID: Int32 = -1
+        var tl0PicIdx: Int16 = -1
+        var keyIndex: Int16 = -1
+        var lastResent = Instant(nanoseconds: -(1 << 60))
+    }
+    private let entries: UnsafeMutableBufferPointer<Entry>
+
+    init() {
+        entries = .allocate(capacity: Self.size)
+        entries.initialize(repeating: Entry())
+    }
+
+    deinit { entries.deallocate() }
+
+    func record(_ entry: Entry) { entries[Int(entry.outSequence) & (Self.size - 1)] = entry }
+
+    func entry(_ sequenceNumber: UInt16) -> Entry? {
+        let e = entries[Int(sequenceNumber) & (Self.size - 1)]
+        return e.valid && e.outSequence == sequenceNumber ? e : nil
+    }
+
+    func markResent(_ sequenceNumber: UInt16, at now: Instant) {
+        let i = Int(sequenceNumber) & (Self.size - 1)
+        if entries[i].valid, entries[i].outSequence == sequenceNumber { entries[i].lastResent = now }
+    }
+
+    func removeAll() {
+        for i in 0..<Self.size { entries[i].valid = false }
+    }
+}
