@@ -40,7 +40,7 @@ public final class Consumer {
         public init() {}
     }
     public internal(set) var counters = Counters()
-    var bitrate = BitrateMeter()
+    var bitrate = BitrateWindow(window: .seconds(1), buckets: 10)
 
     init(id: ConsumerID, transport: TransportID, producer: Producer, parameters: ConsumerParameters) {
         self.id = id
@@ -74,7 +74,7 @@ public final class Consumer {
     public var isSimulcast: Bool { producer.streams.count > 1 }
     public var currentLayer: Int? { layers.current }
     public var targetLayer: Int? { layers.target }
-    public func currentBitrate(now: Instant) -> Int { bitrate.bitrate(now: now) }
+    public func currentBitrate(now: Instant) -> Int { bitrate.bitrate(at: now) ?? 0 }
 
     // MARK: - Writing the outgoing packet
 

@@ -45,7 +45,7 @@ public final class ProducerStream {
     var nack: NACKGenerator
     let cache: RetransmissionBuffer
     var rtx: RTXDecoder?
-    var bitrate = BitrateMeter()
+    var bitrate = BitrateWindow(window: .seconds(1), buckets: 10)
     public internal(set) var lastPacketAt: Instant?
     public internal(set) var lastKeyframeAt: Instant?
     public internal(set) var packetsReceived = 0
@@ -89,5 +89,5 @@ public final class ProducerStream {
         return now - last <= window
     }
 
-    public func currentBitrate(now: Instant) -> Int { bitrate.bitrate(now: now) }
+    public func currentBitrate(now: Instant) -> Int { bitrate.bitrate(at: now) ?? 0 }
 }

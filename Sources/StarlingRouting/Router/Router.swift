@@ -354,7 +354,7 @@ public final class Router {
         }
         stream.lastPacketAt = now
         stream.packetsReceived += 1
-        stream.bitrate.add(bytes: length, now: now)
+        stream.bitrate.add(bytes: length, at: now)
         if producer.parameters.nack { stream.cache.store(packet: bytes, sequenceNumber: header.sequenceNumber, now: now) }
 
         var info = FrameInfo()
@@ -448,7 +448,7 @@ public final class Router {
         consumer.sender.recordSent(rtpTimestamp: out.timestamp, payloadBytes: payloadBytes, capturedAt: now)
         consumer.counters.packetsSent += 1
         consumer.counters.bytesSent += written.length
-        consumer.bitrate.add(bytes: written.length, now: now)
+        consumer.bitrate.add(bytes: written.length, at: now)
         sendRTP(scratch, written, to: consumer.transport, now: now)
     }
 
@@ -561,7 +561,7 @@ public final class Router {
             let bitrate = try ReceiverEstimatedMaxBitrate.forEachSSRC(fci: fb.fci) { _ in }
             t.receivedREMB(bitrate: bitrate, now: now)
         case .transportFeedback:
-            t.receivedTransportFeedback(view, now: now)
+            try t.receivedTransportFeedback(try view.feedback(), now: now)
         case .sourceDescription, .goodbye, .applicationDefined, .unknown:
             return
         }
@@ -594,10 +594,8 @@ public final class Router {
         for t in transports.values {
             for producer in t.producers { upstreamFeedback(producer, t, now: now) }
             sendKeyframeRequests(t, now: now)
-            if let feedback = t.pollTransportFeedback(now: now) {
-                for packet in feedback { sendRTCP(packet, to: t.id) }
-            }
-            if let remb = t.pollREMB(now: now, maxBitrate: 0) { sendRTCP(remb, to: t.id) }
+            while t.pollTransportFeedback(now: now, into: &rtcpBytes) { flushRTCP(to: t.id) }
+            if let remb = t.pollREMB(now: now) { sendRTCP(remb, to: t.id) }
             if t.reports.poll(now: now) { sendReports(t, now: now) }
         }
         if now - lastAllocation >= configuration.allocationInterval {

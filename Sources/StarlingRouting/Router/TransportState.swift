@@ -59,34 +59,31 @@ final class TransportState {
         {
             feedback?.record(transportSequenceNumber: sequence, arrival: now)
         }
-        if sendsREMB { rembGenerator.record(bytes: bytes.count, now: now) }
+        if sendsREMB { rembGenerator.record(size: bytes.count, now: now) }
     }
 
-    func pollTransportFeedback(now: Instant) -> [TransportFeedback]? {
-        guard var generator = feedback else { return nil }
-        defer { feedback = generator }
-        guard let fb = generator.poll(now: now, senderSSRC: localSSRC, mediaSSRC: streamsBySSRC.keys.first ?? 0) else {
-            return nil
-        }
-        return [fb]
+    /// Appends the next transport-cc feedback packet to `out`; call until false.
+    func pollTransportFeedback(now: Instant, into out: inout [UInt8]) -> Bool {
+        guard feedback != nil, let deadline = feedback?.nextDeadline, deadline <= now else { return false }
+        let mediaSSRC = producers.first?.streams.first?.ssrc ?? 0
+        return feedback?.poll(now: now, senderSSRC: localSSRC, mediaSSRC: mediaSSRC, into: &out) ?? false
     }
 
-    func pollREMB(now: Instant, maxBitrate: Int) -> ReceiverEstimatedMaxBitrate? {
-        guard sendsREMB else { return nil }
-        guard let bitrate = rembGenerator.poll(now: now) else { return nil }
+    func pollREMB(now: Instant) -> ReceiverEstimatedMaxBitrate? {
+        guard sendsREMB, let deadline = rembGenerator.nextDeadline, deadline <= now else { return nil }
         var ssrcs: [UInt32] = []
         for p in producers { for s in p.streams { if let ssrc = s.ssrc { ssrcs.append(ssrc) } } }
-        return ReceiverEstimatedMaxBitrate(senderSSRC: localSSRC, bitrate: UInt64(bitrate), ssrcs: ssrcs)
+        return rembGenerator.pollREMB(now: now, senderSSRC: localSSRC, ssrcs: ssrcs)
     }
 
     func receivedREMB(bitrate: UInt64, now: Instant) {
         hasFeedback = true
-        estimator.onREMB(bitrate: Int(clamping: bitrate), now: now)
+        estimator.onREMB(bitrate: bitrate, now: now)
     }
 
-    func receivedTransportFeedback(_ view: RTCPPacketView, now: Instant) {
-        guard let fb = try? TransportFeedback(view: view) else { return }
+    func receivedTransportFeedback(_ fb: RTCPFeedbackView, now: Instant) throws(WireError) {
         hasFeedback = true
-        estimator.onTransportFeedback(fb, sequencer: sequencer, now: now)
+        if let rtt { estimator.roundTripTime = rtt }
+        try estimator.onTransportFeedback(fci: fb.fci, sequencer: sequencer, now: now)
     }
 }
