@@ -122,6 +122,18 @@ public struct SendSideBandwidthEstimator: Sendable {
     /// Whether transport-wide feedback has been seen (else the estimate follows REMB, if any).
     public var usesTransportFeedback: Bool { counters.feedbacks > 0 }
 
+    /// A probe showed that `bitrate` gets through (the rate the subscriber acknowledged while we padded):
+    /// both parts of the estimate move up to it at once, as libwebrtc does with a probe result, instead of
+    /// climbing at 8 %/s.
+    public mutating func probeSucceeded(bitrate: Int) {
+        guard trendline.usage != .overusing else { return }
+        let value = Double(min(max(bitrate, configuration.minBitrate), configuration.maxBitrate))
+        rateControl.bitrate = max(rateControl.bitrate, value)
+        lossBased = max(lossBased, value)
+        lossBasedEstimate = Int(lossBased)
+        updateEstimate()
+    }
+
     /// Takes a transport-wide feedback from the subscriber; `sequencer` is its transport's send history.
     public mutating func onTransportFeedback(_ feedback: TransportFeedback, sequencer: TransportSequencer, now: Instant) {
         var arrival = beginFeedback(referenceTime: feedback.referenceTime)

@@ -27,6 +27,8 @@ public final class Consumer {
     let midLength: Int
     /// Set while the consumer waits for a keyframe of its target layer (the router asks for one).
     var wantsKeyframe = true
+    /// Which recent packet the next padding retransmission repeats.
+    var paddingCursor: UInt16 = 0
 
     public struct Counters: Hashable, Sendable {
         public var packetsSent = 0
@@ -37,6 +39,8 @@ public final class Consumer {
         public var nacksReceived = 0
         public var keyframeRequestsReceived = 0
         public var layerSwitches = 0
+        /// RTX packets sent as padding for bandwidth probing.
+        public var paddingPackets = 0
         public init() {}
     }
     public internal(set) var counters = Counters()

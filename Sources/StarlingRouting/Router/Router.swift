@@ -172,6 +172,7 @@ public final class Router {
         producer.consumers.append(consumer)
         t.consumers.append(consumer)
         t.consumersBySSRC[parameters.ssrc] = consumer
+        if parameters.extensions.transportWideCC != nil { t.expectsFeedback = true }
         if let r = parameters.rtxSSRC { t.consumersBySSRC[r] = consumer }
         updateActiveLayers(consumer, now: now)
         if let bitrate = t.estimate { allocate(t, budget: bitrate, now: now) }
@@ -464,15 +465,17 @@ public final class Router {
 
     // MARK: - Retransmission (RFC 4585 §6.2.1, RFC 4588)
 
-    private func retransmit(_ consumer: Consumer, sequenceNumber: UInt16, now: Instant) {
+    @discardableResult
+    private func retransmit(_ consumer: Consumer, sequenceNumber: UInt16, now: Instant, padding: Bool = false) -> Int {
         guard let history = consumer.history, let entry = history.entry(sequenceNumber),
             Int(entry.layer) < consumer.producer.streams.count
         else {
-            consumer.counters.retransmissionsMissing += 1
-            return
+            if !padding { consumer.counters.retransmissionsMissing += 1 }
+            return 0
         }
         let interval = max(consumer.remote.rtt.smoothed ?? .milliseconds(50), .milliseconds(20))
-        if now - entry.lastResent < interval { return }
+        if !padding, now - entry.lastResent < interval { return 0 }
+        var sentBytes = 0
         let stream = consumer.producer.streams[Int(entry.layer)]
         let done: Bool? = stream.cache.withPacket(sequenceNumber: entry.inSequence, now: now) { src in
             guard let header = try? RTPHeader(parsing: src),
@@ -493,9 +496,15 @@ public final class Router {
                 written.length = length
                 sendRTP(rtxScratch, written, to: consumer.transport, now: now)
             } else {
+                if padding { return false }  // padding only ever goes on the RTX stream
                 sendRTP(scratch, written, to: consumer.transport, now: now)
             }
+            sentBytes = written.length
             return true
+        }
+        if padding {
+            if done == true { consumer.counters.paddingPackets += 1 }
+            return sentBytes
         }
         if done == true {
             history.markResent(sequenceNumber, at: now)
@@ -503,6 +512,7 @@ public final class Router {
         } else {
             consumer.counters.retransmissionsMissing += 1
         }
+        return sentBytes
     }
 
     // MARK: - RTCP in
@@ -598,13 +608,16 @@ public final class Router {
             if let remb = t.pollREMB(now: now) { sendRTCP(remb, to: t.id) }
             if t.reports.poll(now: now) { sendReports(t, now: now) }
         }
-        if now - lastAllocation >= configuration.allocationInterval {
-            lastAllocation = now
-            for t in transports.values where !t.consumers.isEmpty {
+        let allocating = now - lastAllocation >= configuration.allocationInterval
+        if allocating { lastAllocation = now }
+        for t in transports.values where !t.consumers.isEmpty {
+            if allocating {
                 for c in t.consumers { updateActiveLayers(c, now: now) }
                 allocate(t, budget: t.estimate, now: now)
                 for c in t.consumers { requestKeyframeIfNeeded(c, now: now) }
             }
+            sendPadding(t, now: now)
+            t.pollProbe(now: now)
         }
         if let deadline = speakers.nextDeadline, deadline <= now { speakers.handleTimeout(now: now) }
         drainSpeakerEvents()
@@ -740,8 +753,11 @@ public final class Router {
     private func allocate(_ t: TransportState, budget: Int?, now: Instant) {
         guard let budget else {
             for c in t.consumers where c.producer.kind == .video { setAllowed(c, nil) }
+            t.probe.update(desired: 0, sending: 0, estimate: nil, now: now)
             return
         }
+        var desired = 0
+        var sending = 0
         var remaining = budget
         var video: [(consumer: Consumer, layer: Int, max: Int)] = []
         for c in t.consumers {
@@ -752,6 +768,10 @@ public final class Router {
             if c.layers.paused { continue }
             var top = c.producer.streams.count - 1
             if let p = c.layers.preferredSpatial { top = min(top, max(p, 0)) }
+            if let best = (0...top).last(where: { c.producer.streams[$0].isActive(now: now) }) {
+                desired += c.producer.streams[best].currentBitrate(now: now)
+            }
+            sending += c.currentBitrate(now: now)
             let lowest = c.producer.streams.firstIndex { $0.isActive(now: now) } ?? 0
             remaining -= c.producer.streams[min(lowest, top)].currentBitrate(now: now)
             video.append((c, min(lowest, top), top))
@@ -765,7 +785,10 @@ public final class Router {
                     continue
                 }
                 let extra = streams[next].currentBitrate(now: now) - streams[video[i].layer].currentBitrate(now: now)
-                if extra <= remaining {
+                // Hysteresis: the layer being forwarded is kept while it is within 25 % of fitting, so an
+                // estimate wobbling around a layer's rate (e.g. after a probe) does not flip it back and forth.
+                let slack = next <= (video[i].consumer.layers.current ?? -1) ? budget / 4 : 0
+                if extra <= remaining + slack {
                     remaining -= extra
                     video[i].layer = next
                     upgraded = true
@@ -773,6 +796,32 @@ public final class Router {
             }
         }
         for v in video { setAllowed(v.consumer, v.layer) }
+        t.probe.update(desired: desired, sending: sending, estimate: budget, now: now)
+    }
+
+    /// Probing (issue 5: the estimate must be able to grow to the layers a subscriber wants): during a
+    /// `PaddingProbe` the transport is padded with RTX retransmissions of recently sent packets (RFC 4588
+    /// §4 leaves the use of the RTX stream to the sender; libwebrtc pads the same way).
+    private func sendPadding(_ t: TransportState, now: Instant) {
+        var budget = t.probe.paddingBytes(now: now)
+        guard budget > 0 else { return }
+        var sentAny = true
+        while budget > 0, sentAny {
+            sentAny = false
+            for c in t.consumers where c.rtx != nil && budget > 0 {
+                guard let history = c.history, let last = c.rewriter.lastSent?.sequenceNumber else { continue }
+                c.paddingCursor = c.paddingCursor &+ 1
+                if c.paddingCursor > 16 { c.paddingCursor = 0 }
+                let seq = last &- c.paddingCursor
+                guard history.entry(seq) != nil else { continue }
+                let before = counters.rtpOut
+                let sentBytes = retransmit(c, sequenceNumber: seq, now: now, padding: true)
+                if counters.rtpOut > before {
+                    budget -= sentBytes
+                    sentAny = true
+                }
+            }
+        }
     }
 
     private func setAllowed(_ c: Consumer, _ layer: Int?) {

@@ -32,6 +32,7 @@ final class TransportState {
     var sequencer = TransportSequencer()
     private var estimator = SendSideBandwidthEstimator()
     private var hasFeedback = false
+    var probe = PaddingProbe()
 
     init(id: TransportID, seed: UInt64, now: Instant, cname: String = "starling") {
         self.id = id
@@ -43,8 +44,12 @@ final class TransportState {
         cnameChunk = SourceDescription(chunks: [.init(source: localSSRC, items: [.init(type: .cname, text: cname)])])
     }
 
-    /// The send-side estimate, bits per second, once the subscriber has given feedback.
-    var estimate: Int? { hasFeedback ? estimator.estimate : nil }
+    /// Set when a consumer on this transport negotiated transport-cc: the estimator's start value applies
+    /// before the first feedback, so a new subscriber does not start with everything at once.
+    var expectsFeedback = false
+
+    /// The send-side estimate, bits per second, once the subscriber has given feedback (or will).
+    var estimate: Int? { hasFeedback || expectsFeedback ? estimator.estimate : nil }
 
     func enableFeedback(extensionID: UInt8) {
         guard feedbackExtensionID == nil else { return }
@@ -74,6 +79,14 @@ final class TransportState {
         var ssrcs: [UInt32] = []
         for p in producers { for s in p.streams { if let ssrc = s.ssrc { ssrcs.append(ssrc) } } }
         return rembGenerator.pollREMB(now: now, senderSSRC: localSSRC, ssrcs: ssrcs)
+    }
+
+    /// Ends a finished probe: raises the estimate when it succeeded.
+    func pollProbe(now: Instant) {
+        guard probe.isProbing,
+            let outcome = probe.poll(now: now, ackedBitrate: estimator.ackedBitrate, overusing: estimator.usage == .overusing)
+        else { return }
+        if case .raise(let bitrate) = outcome { estimator.probeSucceeded(bitrate: bitrate) }
     }
 
     func receivedREMB(bitrate: UInt64, now: Instant) {

@@ -15,7 +15,7 @@ import Testing
         for (i, w) in wanted.enumerated() {
             consumers.append(try sim.addSubscriber(to: producer, ssrc: 5000 + UInt32(i) * 10, preferredSpatialLayer: w).1)
         }
-        sim.run(for: .seconds(6))
+        sim.run(for: .seconds(12))
         for (i, s) in sim.subscribers.enumerated() {
             let expected = wanted[i] ?? 2
             #expect(s.layers(in: (sim.now - .seconds(2))..<sim.now) == [expected], "subscriber \(i)")
@@ -31,9 +31,44 @@ import Testing
         #expect(s0.layers(in: (changed + .seconds(2))..<sim.now) == [0])
         #expect(s0.switchesNotOnKeyframe == 0)
         #expect(s0.discontinuities == 0)
+        #expect(sim.outputs[0].sequenceGaps == 0)
         // Keyframe requests were coalesced: far fewer PLIs than requests from six consumers.
         #expect(publisher.plisReceived > 0)
         #expect(publisher.plisReceived < 20)
+    }
+
+    /// Six subscribers behind different bandwidth caps: each one's send-side estimate (transport-cc
+    /// feedback, probing) settles it on the highest layer its link carries, switching only at keyframes;
+    /// lowering a cap mid-stream moves the subscriber down within 2 s.
+    @Test func subscribersSettleOnTheLayerTheirBandwidthAllows() throws {
+        let sim = RoomSimulation(seed: 11)
+        let (_, producer) = try sim.addPublisher(ssrcBase: 1000)
+        // Layers: about 0.16, 0.53 and 1.6 Mbit/s on the wire.
+        let caps = [6_000_000, 3_000_000, 1_300_000, 1_000_000, 450_000, 300_000]
+        let expected = [2, 2, 1, 1, 0, 0]
+        for (i, cap) in caps.enumerated() {
+            let (s, _) = try sim.addSubscriber(to: producer, ssrc: 5000 + UInt32(i) * 10)
+            sim.network.setLink(from: 0, to: s.node, SimNetwork.Link(delay: .milliseconds(20), capacity: cap))
+        }
+        sim.run(for: .seconds(20))
+        for (i, s) in sim.subscribers.enumerated() {
+            #expect(s.layers(in: (sim.now - .seconds(4))..<sim.now) == [expected[i]], "subscriber \(i), cap \(caps[i])")
+            #expect(s.switchesNotOnKeyframe == 0, "subscriber \(i)")
+        }
+        // Congested links lose packets; the router itself never leaves a gap in a stream.
+        #expect(sim.outputs[0].sequenceGaps == 0)
+        // Subscriber 0's link drops to 450 kbit/s: within 2 s it has moved down from layer 2, and it settles
+        // on layer 0.
+        let s0 = sim.subscribers[0]
+        sim.network.setLink(from: 0, to: s0.node, SimNetwork.Link(delay: .milliseconds(20), capacity: 450_000))
+        let lowered = sim.now
+        sim.run(for: .seconds(6))
+        let after = s0.frames.values.filter { $0.firstArrival >= lowered + .seconds(2) && $0.isComplete }
+        #expect(!after.isEmpty)
+        #expect(!after.contains { $0.layer == 2 }, "layer 2 frames 2 s after the cap was lowered")
+        #expect(s0.layers(in: (sim.now - .seconds(2))..<sim.now) == [0])
+        #expect(s0.switchesNotOnKeyframe == 0)
+        #expect(sim.outputs[0].sequenceGaps == 0)
     }
 
     /// 5% random loss and 50 ms RTT on every link: NACK/RTX on both legs recovers at least 99% of the

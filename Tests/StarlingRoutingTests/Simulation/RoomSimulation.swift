@@ -11,8 +11,17 @@ final class RoomSimulation {
         unowned var simulation: RoomSimulation!
         var rtp = 0
         var rtcp = 0
+        /// Last sequence number sent per media SSRC (payload type 96; RTX is 97).
+        var lastSequence: [UInt32: UInt16] = [:]
+        /// Media packets whose sequence number did not follow the previous one of their SSRC: gaps or
+        /// repeats of the router's making.
+        var sequenceGaps = 0
         func send(rtp packet: UnsafeMutableRawBufferPointer, length: Int, to transport: TransportID) {
             rtp += 1
+            if let h = try? RTPHeader(parsing: UnsafeRawBufferPointer(rebasing: packet[0..<length])), h.payloadType == 96 {
+                if let last = lastSequence[h.ssrc], h.sequenceNumber != last &+ 1 { sequenceGaps += 1 }
+                lastSequence[h.ssrc] = h.sequenceNumber
+            }
             simulation.fromServer(Array(UnsafeRawBufferPointer(rebasing: packet[0..<length])), to: transport)
         }
         func send(rtcp packet: UnsafeMutableRawBufferPointer, length: Int, to transport: TransportID) {

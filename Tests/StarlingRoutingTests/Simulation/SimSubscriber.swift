@@ -171,13 +171,23 @@ final class SimSubscriber {
         return (judged.count, judged.filter(\.isComplete).count)
     }
 
-    /// Layer switches (between consecutive complete frames) that did not land on a keyframe.
+    /// Layer changes that did not land on a keyframe: between consecutive frames whose layer is known
+    /// (their first packet arrived), the first frame of the new layer must be a keyframe.
     var switchesNotOnKeyframe: Int {
         var previous: Int?
         var bad = 0
-        for f in orderedFrames where f.isComplete && f.layer >= 0 {
-            if let p = previous, p != f.layer, !f.keyframe { bad += 1 }
+        var previousPictureID: UInt16?
+        for f in orderedFrames {
+            // A frame whose first packet never arrived hides where a switch happened: judge again from the
+            // next frame whose predecessor is known (picture IDs are continuous across switches).
+            guard f.layer >= 0, let id = f.pictureID else {
+                previous = nil
+                continue
+            }
+            let adjacent = previousPictureID.map { id == ($0 &+ 1) & 0x7FFF } ?? false
+            if let p = previous, adjacent, p != f.layer, !f.keyframe { bad += 1 }
             previous = f.layer
+            previousPictureID = id
         }
         return bad
     }
