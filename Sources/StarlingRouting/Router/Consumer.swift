@@ -25,8 +25,6 @@ public final class Consumer {
     let history: SentHistory?
     let midBytes: InlineArray<16, UInt8>
     let midLength: Int
-    /// Set while the consumer waits for a keyframe of its target layer (the router asks for one).
-    var wantsKeyframe = true
     /// Which recent packet the next padding retransmission repeats.
     var paddingCursor: UInt16 = 0
 
@@ -93,24 +91,16 @@ public final class Consumer {
     /// Writes the outgoing version of `src` (an RTP packet with `header`) into `dst`: the fixed header
     /// with our SSRC, `sequenceNumber`, `timestamp` and the subscriber's payload type; an RFC 8285 block
     /// with the extensions the subscriber negotiated (mid, abs-send-time and transport-wide-cc written
-    /// by us, audio level, video orientation and the dependency descriptor copied from the publisher);
-    /// the payload without padding. CSRCs are not forwarded. Returns nil when `dst` is too small.
+    /// by us, and those of `copied`, the publisher's values looked up once per packet); the payload
+    /// without padding. CSRCs are not forwarded. Returns nil when `dst` is too small.
     func write(
-        _ src: UnsafeRawBufferPointer, header: RTPHeader, sequenceNumber: UInt16, timestamp: UInt32,
-        into dst: UnsafeMutableRawBufferPointer, now: Instant
+        _ src: UnsafeRawBufferPointer, header: RTPHeader, copied: CopiedExtensions, sequenceNumber: UInt16,
+        timestamp: UInt32, into dst: UnsafeMutableRawBufferPointer, now: Instant
     ) -> Written? {
         let ours = parameters.extensions
-        let theirs = producer.parameters.extensions
-        var audioLevel: UnsafeRawBufferPointer?
-        var orientation: UnsafeRawBufferPointer?
-        var dependency: UnsafeRawBufferPointer?
-        if ours.audioLevel != nil, let id = theirs.audioLevel { audioLevel = header.headerExtension(id: id, in: src) }
-        if ours.videoOrientation != nil, let id = theirs.videoOrientation {
-            orientation = header.headerExtension(id: id, in: src)
-        }
-        if ours.dependencyDescriptor != nil, let id = theirs.dependencyDescriptor {
-            dependency = header.headerExtension(id: id, in: src)
-        }
+        let audioLevel = ours.audioLevel != nil ? copied.audioLevel : nil
+        let orientation = ours.videoOrientation != nil ? copied.videoOrientation : nil
+        let dependency = ours.dependencyDescriptor != nil ? copied.dependencyDescriptor : nil
         let twoByte = (dependency?.count ?? 0) > 16
         let elementHeader = twoByte ? 2 : 1
         var extLength = 0
@@ -186,6 +176,36 @@ public final class Consumer {
         }
         if let base = payload.baseAddress { (out + headerLength).copyMemory(from: base, byteCount: payload.count) }
         return Written(length: total, payloadOffset: headerLength, transportSequenceOffset: transportOffset)
+    }
+}
+
+/// The publisher's header extension values that consumers copy into their packets (RFC 8285): looked
+/// up in one walk of the extension block per incoming packet, not once per consumer. Views into the
+/// packet's bytes, valid while it is.
+struct CopiedExtensions {
+    var audioLevel: UnsafeRawBufferPointer?
+    var videoOrientation: UnsafeRawBufferPointer?
+    var dependencyDescriptor: UnsafeRawBufferPointer?
+
+    init(header: RTPHeader, bytes: UnsafeRawBufferPointer, ids: HeaderExtensionIDs) {
+        guard ids.audioLevel != nil || ids.videoOrientation != nil || ids.dependencyDescriptor != nil else { return }
+        var level: UnsafeRawBufferPointer?
+        var orientation: UnsafeRawBufferPointer?
+        var dependency: UnsafeRawBufferPointer?
+        header.forEachHeaderExtension(in: bytes) { id, value in
+            // The first element with an id wins, as with `RTPHeader.headerExtension(id:in:)`.
+            if id == ids.audioLevel, level == nil {
+                level = value
+            } else if id == ids.videoOrientation, orientation == nil {
+                orientation = value
+            } else if id == ids.dependencyDescriptor, dependency == nil {
+                dependency = value
+            }
+            return true
+        }
+        audioLevel = level
+        videoOrientation = orientation
+        dependencyDescriptor = dependency
     }
 }
 

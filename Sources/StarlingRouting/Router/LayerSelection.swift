@@ -25,7 +25,12 @@ public struct LayerSelection: Hashable, Sendable {
         self.preferredSpatial = preferredSpatial
         self.preferredTemporal = preferredTemporal
         self.paused = paused
-        activeLayers = layerCount >= 32 ? UInt32.max : (1 << UInt32(max(layerCount, 1))) - 1
+        activeLayers = Self.allLayers(layerCount)
+    }
+
+    /// The `activeLayers` mask with every one of `count` layers set.
+    public static func allLayers(_ count: Int) -> UInt32 {
+        count >= 32 ? .max : (1 << UInt32(max(count, 1))) - 1
     }
 
     /// The spatial layer to converge to: the highest active layer within the preference and the

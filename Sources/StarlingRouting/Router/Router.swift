@@ -276,11 +276,7 @@ public final class Router {
             if let id = ext.repairedRID, let rid = header.repairedRID(id: id, in: bytes),
                 let stream = producer.streams.first(where: { $0.rid == rid })
             {
-                if let old = stream.rtxSSRC { t.streamsBySSRC[old] = nil }
-                stream.bind(rtxSSRC: header.ssrc)
-                let ref = StreamRef(producer: producer, layer: stream.layer, isRTX: true)
-                t.streamsBySSRC[header.ssrc] = ref
-                return ref
+                return rebindRTX(t, producer, stream, ssrc: header.ssrc)
             }
             guard producer.streams.count == 1 else { continue }
             let midMatches: Bool
@@ -297,14 +293,18 @@ public final class Router {
                 return t.streamsBySSRC[header.ssrc]
             }
             if let rtxPT = producer.parameters.codec.rtxPayloadType, header.payloadType == rtxPT {
-                if let old = stream.rtxSSRC { t.streamsBySSRC[old] = nil }
-                stream.bind(rtxSSRC: header.ssrc)
-                let ref = StreamRef(producer: producer, layer: stream.layer, isRTX: true)
-                t.streamsBySSRC[header.ssrc] = ref
-                return ref
+                return rebindRTX(t, producer, stream, ssrc: header.ssrc)
             }
         }
         return nil
+    }
+
+    private func rebindRTX(_ t: TransportState, _ producer: Producer, _ stream: ProducerStream, ssrc: UInt32) -> StreamRef {
+        if let old = stream.rtxSSRC { t.streamsBySSRC[old] = nil }
+        stream.bind(rtxSSRC: ssrc)
+        let ref = StreamRef(producer: producer, layer: stream.layer, isRTX: true)
+        t.streamsBySSRC[ssrc] = ref
+        return ref
     }
 
     private func rebind(_ t: TransportState, _ producer: Producer, _ stream: ProducerStream, ssrc: UInt32, now: Instant) {
@@ -359,7 +359,7 @@ public final class Router {
         if producer.parameters.nack { stream.cache.store(packet: bytes, sequenceNumber: header.sequenceNumber, now: now) }
 
         var info = FrameInfo()
-        info.isNewest = arrival == .inOrder || (arrival != .recovered && arrival != .late)
+        info.isNewest = arrival != .recovered
         let payload = header.payload(in: bytes)
         switch producer.parameters.codec.kind {
         case .vp8:
@@ -387,14 +387,13 @@ public final class Router {
             stream.keyframesReceived += 1
             keyframeArrived(producer, stream, now: now)
         }
-        if producer.kind == .audio, let id = producer.parameters.extensions.audioLevel,
-            let value = header.headerExtension(id: id, in: bytes), let level = try? AudioLevel(decoding: value)
-        {
+        let copied = CopiedExtensions(header: header, bytes: bytes, ids: producer.parameters.extensions)
+        if producer.kind == .audio, let value = copied.audioLevel, let level = try? AudioLevel(decoding: value) {
             producer.lastAudioLevel = level.level
             speakers.record(producer: producer.id, level: level.level, voiceActivity: level.voiceActivity, now: now)
         }
         for consumer in producer.consumers {
-            forward(consumer, stream, header: header, bytes: bytes, info: info, now: now)
+            forward(consumer, stream, header: header, bytes: bytes, copied: copied, info: info, now: now)
         }
     }
 
@@ -402,7 +401,7 @@ public final class Router {
 
     private func forward(
         _ consumer: Consumer, _ stream: ProducerStream, header: RTPHeader, bytes: UnsafeRawBufferPointer,
-        info: FrameInfo, now: Instant
+        copied: CopiedExtensions, info: FrameInfo, now: Instant
     ) {
         if consumer.layers.paused { return }
         if stream.layer != consumer.layers.current {
@@ -412,7 +411,6 @@ public final class Router {
             if let d = info.vp8Descriptor { consumer.vp8.switchSource(keyFrame: d) }
             consumer.layers.switched(to: stream.layer)
             consumer.counters.layerSwitches += 1
-            consumer.wantsKeyframe = consumer.layers.needsSwitch
             events.append(.layerChanged(consumer.id, spatial: stream.layer))
         }
         if let tid = info.temporalLayer {
@@ -425,7 +423,8 @@ public final class Router {
         }
         guard let out = consumer.rewriter.outgoing(header: header, arrival: now),
             let written = consumer.write(
-                bytes, header: header, sequenceNumber: out.sequenceNumber, timestamp: out.timestamp, into: scratch, now: now)
+                bytes, header: header, copied: copied, sequenceNumber: out.sequenceNumber, timestamp: out.timestamp,
+                into: scratch, now: now)
         else { return }
         var entry = SentHistory.Entry()
         if info.vp8 {
@@ -480,7 +479,9 @@ public final class Router {
         let done: Bool? = stream.cache.withPacket(sequenceNumber: entry.inSequence, now: now) { src in
             guard let header = try? RTPHeader(parsing: src),
                 var written = consumer.write(
-                    src, header: header, sequenceNumber: sequenceNumber, timestamp: entry.timestamp, into: scratch, now: now)
+                    src, header: header,
+                    copied: CopiedExtensions(header: header, bytes: src, ids: consumer.producer.parameters.extensions),
+                    sequenceNumber: sequenceNumber, timestamp: entry.timestamp, into: scratch, now: now)
             else { return false }
             if entry.pictureID >= 0 || entry.tl0PicIdx >= 0 || entry.keyIndex >= 0 {
                 _ = try? VP8PayloadDescriptor.rewrite(
@@ -744,7 +745,7 @@ public final class Router {
         var mask: UInt32 = 0
         for s in c.producer.streams where s.isActive(now: now) && s.layer < 32 { mask |= 1 << UInt32(s.layer) }
         // Before anything arrived, every layer counts as active: the first keyframe decides.
-        c.layers.activeLayers = mask == 0 ? (c.producer.streams.count >= 32 ? .max : (1 << UInt32(c.producer.streams.count)) - 1) : mask
+        c.layers.activeLayers = mask == 0 ? LayerSelection.allLayers(c.producer.streams.count) : mask
     }
 
     /// Shares a subscriber transport's estimate among its consumers (issue 5: "picks the highest layers
@@ -752,7 +753,7 @@ public final class Router {
     /// layer at a time, round-robin, while the next layer's measured bitrate fits. No estimate: no limit.
     private func allocate(_ t: TransportState, budget: Int?, now: Instant) {
         guard let budget else {
-            for c in t.consumers where c.producer.kind == .video { setAllowed(c, nil) }
+            for c in t.consumers where c.producer.kind == .video { c.layers.allowedSpatial = nil }
             t.probe.update(desired: 0, sending: 0, estimate: nil, now: now)
             return
         }
@@ -795,7 +796,7 @@ public final class Router {
                 }
             }
         }
-        for v in video { setAllowed(v.consumer, v.layer) }
+        for v in video { v.consumer.layers.allowedSpatial = v.layer }
         t.probe.update(desired: desired, sending: sending, estimate: budget, now: now)
     }
 
@@ -814,18 +815,13 @@ public final class Router {
                 if c.paddingCursor > 16 { c.paddingCursor = 0 }
                 let seq = last &- c.paddingCursor
                 guard history.entry(seq) != nil else { continue }
-                let before = counters.rtpOut
                 let sentBytes = retransmit(c, sequenceNumber: seq, now: now, padding: true)
-                if counters.rtpOut > before {
+                if sentBytes > 0 {
                     budget -= sentBytes
                     sentAny = true
                 }
             }
         }
-    }
-
-    private func setAllowed(_ c: Consumer, _ layer: Int?) {
-        c.layers.allowedSpatial = layer
     }
 }
 

@@ -69,7 +69,7 @@ final class TransportState {
 
     /// Appends the next transport-cc feedback packet to `out`; call until false.
     func pollTransportFeedback(now: Instant, into out: inout [UInt8]) -> Bool {
-        guard feedback != nil, let deadline = feedback?.nextDeadline, deadline <= now else { return false }
+        guard let deadline = feedback?.nextDeadline, deadline <= now else { return false }
         let mediaSSRC = producers.first?.streams.first?.ssrc ?? 0
         return feedback?.poll(now: now, senderSSRC: localSSRC, mediaSSRC: mediaSSRC, into: &out) ?? false
     }
