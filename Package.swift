@@ -84,6 +84,11 @@ let package = Package(
         ),
         // Helpers shared by the test targets (a seeded generator for reproducible property tests).
         .target(name: "StarlingTestSupport", path: "Tests/StarlingTestSupport"),
+        // A synthetic VP8 simulcast publisher and a checking subscriber, sans-IO: the routing simulation
+        // runs them on a virtual network, the server tests over real sockets.
+        .target(
+            name: "StarlingMediaTestSupport", dependencies: ["StarlingRouting", "StarlingWire", "StarlingTransport"],
+            path: "Tests/StarlingMediaTestSupport"),
         .testTarget(
             name: "StarlingWireTests", dependencies: ["StarlingWire", "StarlingWireChecks", "StarlingTestSupport"],
             resources: [.copy("Fixtures")]
@@ -92,11 +97,14 @@ let package = Package(
             name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire", "COpenSSL", "StarlingTestSupport"]),
         .testTarget(
             name: "StarlingRoutingTests",
-            dependencies: ["StarlingRouting", "StarlingWire", "StarlingTransport", "StarlingTestSupport"]),
+            dependencies: [
+                "StarlingRouting", "StarlingWire", "StarlingTransport", "StarlingTestSupport", "StarlingMediaTestSupport",
+            ]),
         .testTarget(
             name: "StarlingServerTests",
             dependencies: [
-                "StarlingServer", "StarlingClient", "StarlingTransport", "StarlingWire",
+                "StarlingServer", "StarlingClient", "StarlingTransport", "StarlingWire", "StarlingRouting",
+                "StarlingMediaTestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -8,16 +8,43 @@ public import StarlingWire
 public final class ClientPeer {
     public struct Track: Hashable, Sendable {
         public enum Kind: String, Sendable { case audio, video }
+        /// Which way media flows on the track's m-line, from our side.
+        public enum Direction: String, Sendable { case send, receive, sendReceive }
         public var kind: Kind
         public var mid: String
-        public var ssrc: UInt32
+        /// The media SSRCs we send, lowest simulcast layer first (`a=ssrc-group:SIM` when several).
+        public var ssrcs: [UInt32]
+        /// One RTX SSRC per media SSRC when RTX is offered (`a=ssrc-group:FID`, RFC 4588 §8.7).
+        public var rtxSSRCs: [UInt32]
         public var payloadType: UInt8
+        /// Offered as `rtx` with `apt=payloadType` (RFC 4588 §8.6) when set.
+        public var rtxPayloadType: UInt8?
+        public var direction: Direction
+
+        public var ssrc: UInt32 { ssrcs.first ?? 0 }
+
         public init(kind: Kind, mid: String, ssrc: UInt32, payloadType: UInt8) {
+            self.init(kind: kind, mid: mid, ssrcs: [ssrc], payloadType: payloadType)
+        }
+
+        public init(
+            kind: Kind, mid: String, ssrcs: [UInt32], rtxSSRCs: [UInt32] = [], payloadType: UInt8,
+            rtxPayloadType: UInt8? = nil, direction: Direction = .sendReceive
+        ) {
             self.kind = kind
             self.mid = mid
-            self.ssrc = ssrc
+            self.ssrcs = ssrcs
+            self.rtxSSRCs = rtxSSRCs
             self.payloadType = payloadType
+            self.rtxPayloadType = rtxPayloadType
+            self.direction = direction
         }
+    }
+
+    /// The SSRCs the answer announces for an m-line we receive on (`a=ssrc`, `a=ssrc-group:FID`).
+    public struct ReceivedStream: Hashable, Sendable {
+        public var ssrc: UInt32
+        public var rtxSSRC: UInt32?
     }
 
     public enum ClientError: Error, CustomStringConvertible {
@@ -33,16 +60,21 @@ public final class ClientPeer {
     public let localCredentials = ICECredentials.random()
     public let tracks: [Track]
     public private(set) var transport: PeerTransport?
-    /// Extension id we use for `sdes:mid` (RFC 8843 §15).
-    public static let midExtensionID: UInt16 = 4
+    /// Extension ids we offer (RFC 8285): `sdes:mid` (RFC 8843 §15), abs-send-time, transport-wide-cc.
+    public static let midExtensionID: UInt16 = 1
+    public static let absSendTimeExtensionID: UInt16 = 2
+    public static let transportWideCCExtensionID: UInt16 = 3
+    /// By mid, what the server sends us on each m-line we receive on (from the answer).
+    public private(set) var receivedStreams: [String: ReceivedStream] = [:]
 
     public init(tracks: [Track], certificate: DTLSCertificate) {
         self.tracks = tracks
         self.certificate = certificate
     }
 
-    /// The offer (JSEP RFC 8829 §5.2): one sendrecv m-line per track, bundled, rtcp-mux, actpass,
-    /// VP8 or Opus with NACK/PLI feedback.
+    /// The offer (JSEP RFC 8829 §5.2): one m-line per track in its direction, bundled, rtcp-mux, actpass,
+    /// VP8 (NACK, PLI, FIR, transport-cc, optional RTX) or Opus, with the mid, abs-send-time and
+    /// transport-wide-cc extensions.
     public func makeOffer() -> String {
         var offer = SessionDescription(origin: SDP.Origin(sessionID: String(UInt32.random(in: 1...UInt32.max)), sessionVersion: 1))
         offer.attributes.append(.group(SDP.Group(semantics: .bundle, mids: tracks.map(\.mid))))
@@ -50,25 +82,52 @@ public final class ClientPeer {
             var m = MediaDescription(
                 kind: track.kind == .audio ? .audio : .video, port: 9, proto: "UDP/TLS/RTP/SAVPF",
                 connection: SDP.Connection(address: "0.0.0.0"))
+            let direction: SDP.Direction =
+                switch track.direction {
+                case .send: .sendonly
+                case .receive: .recvonly
+                case .sendReceive: .sendrecv
+                }
             m.attributes = [
                 .iceUfrag(localCredentials.ufrag), .icePwd(localCredentials.pwd), .fingerprint(certificate.fingerprint),
                 .setup(.actpass), .mid(track.mid),
                 .extmap(SDP.ExtMap(id: Self.midExtensionID, uri: SDP.ExtMap.URI.sdesMid)),
-                .direction(.sendrecv), .rtcpMux, .rtcpRsize,
+                .extmap(SDP.ExtMap(id: Self.absSendTimeExtensionID, uri: SDP.ExtMap.URI.absSendTime)),
+                .extmap(SDP.ExtMap(id: Self.transportWideCCExtensionID, uri: SDP.ExtMap.URI.transportWideCC)),
+                .direction(direction), .rtcpMux, .rtcpRsize,
             ]
+            let pt = track.payloadType
             if track.kind == .audio {
                 m.attributes += [
-                    .rtpmap(SDP.RTPMap(payloadType: track.payloadType, encodingName: "opus", clockRate: 48000, channels: 2))
+                    .rtpmap(SDP.RTPMap(payloadType: pt, encodingName: "opus", clockRate: 48000, channels: 2)),
+                    .rtcpFeedback(SDP.RTCPFeedback(payloadType: pt, type: "transport-cc")),
                 ]
             } else {
                 m.attributes += [
-                    .rtpmap(SDP.RTPMap(payloadType: track.payloadType, encodingName: "VP8", clockRate: 90000)),
-                    .rtcpFeedback(SDP.RTCPFeedback(payloadType: track.payloadType, type: "nack")),
-                    .rtcpFeedback(SDP.RTCPFeedback(payloadType: track.payloadType, type: "nack", subtype: "pli")),
+                    .rtpmap(SDP.RTPMap(payloadType: pt, encodingName: "VP8", clockRate: 90000)),
+                    .rtcpFeedback(SDP.RTCPFeedback(payloadType: pt, type: "nack")),
+                    .rtcpFeedback(SDP.RTCPFeedback(payloadType: pt, type: "nack", subtype: "pli")),
+                    .rtcpFeedback(SDP.RTCPFeedback(payloadType: pt, type: "ccm", subtype: "fir")),
+                    .rtcpFeedback(SDP.RTCPFeedback(payloadType: pt, type: "transport-cc")),
                 ]
             }
-            m.formats = ["\(track.payloadType)"]
-            m.attributes.append(.ssrc(SDP.SSRCAttribute(ssrc: track.ssrc, attribute: "cname", value: "starling-client")))
+            m.formats = ["\(pt)"]
+            if let rtx = track.rtxPayloadType {
+                m.attributes += [
+                    .rtpmap(SDP.RTPMap(payloadType: rtx, encodingName: "rtx", clockRate: 90000)),
+                    .fmtp(SDP.FormatParameters(payloadType: rtx, rawParameters: "apt=\(pt)")),
+                ]
+                m.formats.append("\(rtx)")
+            }
+            if track.direction != .receive {
+                if track.ssrcs.count > 1 { m.attributes.append(.ssrcGroup(SDP.SSRCGroup(semantics: .sim, ssrcs: track.ssrcs))) }
+                for (i, ssrc) in track.ssrcs.enumerated() where i < track.rtxSSRCs.count {
+                    m.attributes.append(.ssrcGroup(SDP.SSRCGroup(semantics: .fid, ssrcs: [ssrc, track.rtxSSRCs[i]])))
+                }
+                for ssrc in track.ssrcs + track.rtxSSRCs {
+                    m.attributes.append(.ssrc(SDP.SSRCAttribute(ssrc: ssrc, attribute: "cname", value: "starling-client")))
+                }
+            }
             offer.media.append(m)
         }
         return offer.serialized()
@@ -91,6 +150,11 @@ public final class ClientPeer {
             STUNAddress("\($0.address.contains(":") ? "[\($0.address)]" : $0.address):\($0.port)")
         }
         guard !candidates.isEmpty else { throw ClientError.badAnswer("no UDP candidate") }
+        for m in answer.media where !m.isRejected {
+            guard let mid = m.mid, let ssrc = m.ssrcAttributes.first?.ssrc else { continue }
+            let fid = m.ssrcGroup(.fid).flatMap { $0.ssrcs.count == 2 && $0.ssrcs[0] == ssrc ? $0.ssrcs[1] : nil }
+            receivedStreams[mid] = ReceivedStream(ssrc: ssrc, rtxSSRC: fid)
+        }
         // RFC 5763 §5: the answerer's passive makes us the DTLS client.
         let role: DTLSEndpoint.Role = (first.setup ?? answer.setup) == .active ? .server : .client
         transport = try PeerTransport(

@@ -585,6 +585,14 @@ public final class Router {
         if let rtt = consumer.remote.rtt.smoothed { t.rtt = rtt }
     }
 
+    /// Asks for a keyframe for every video consumer on `transport`, as if its subscriber had sent a PLI
+    /// for each (RFC 4585 §6.3.1): for a transport that just became able to receive, which may have
+    /// missed the keyframe its consumers started on.
+    public func requestKeyframes(forConsumersOn transport: TransportID, now: Instant) {
+        guard let t = transports[transport] else { return }
+        for c in t.consumers where c.producer.kind == .video { keyframeRequested(by: c, now: now) }
+    }
+
     private func keyframeRequested(by consumer: Consumer, now: Instant) {
         consumer.counters.keyframeRequestsReceived += 1
         guard let layer = consumer.layers.current ?? consumer.layers.target else { return }

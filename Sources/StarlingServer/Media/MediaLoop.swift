@@ -15,6 +15,12 @@ protocol MediaPeer: AnyObject {
         _ received: PeerTransport.Received, buffer: UnsafeMutableRawBufferPointer, now: Instant, loop: isolated MediaLoop)
     /// A transport event (connected, disconnected, failed, ...).
     func handle(_ event: PeerTransport.Event, now: Instant, loop: isolated MediaLoop)
+    /// The loop no longer routes datagrams to this peer.
+    func removed(loop: isolated MediaLoop)
+}
+
+extension MediaPeer {
+    func removed(loop: isolated MediaLoop) {}
 }
 
 /// The media sockets of one event loop and the peers on it.
@@ -33,11 +39,11 @@ actor MediaLoop {
 
     struct Counters {
         var datagramsIn = 0
-        var datagramsOut = 0
         var unmatchedDatagrams = 0
-        var sendFailures = 0
     }
     private(set) var counters = Counters()
+    /// Every datagram this loop sends goes through here (pooled buffers, one flush per burst).
+    nonisolated let writer = DatagramWriter()
 
     /// The shared socket (single-port mode).
     private var sharedChannel: (any Channel)?
@@ -60,7 +66,6 @@ actor MediaLoop {
     private var peers: [ObjectIdentifier: PeerEntry] = [:]
     private var peersByUfrag: [String: ObjectIdentifier] = [:]
     private var peersByAddress: [STUNAddress: ObjectIdentifier] = [:]
-    private var channelsToFlush: [ObjectIdentifier: any Channel] = [:]
     /// Datagrams are copied here and decrypted in place: one buffer per loop, reused for every packet.
     private let scratchStorage = ScratchBuffer(byteCount: 65_536)
     private var scratch: UnsafeMutableRawBufferPointer { scratchStorage.bytes }
@@ -149,9 +154,15 @@ actor MediaLoop {
     func remove(_ peer: any MediaPeer) {
         let id = ObjectIdentifier(peer)
         guard let entry = peers.removeValue(forKey: id) else { return }
+        // What the transport still has to say (a DTLS close_notify) goes out before the socket closes.
+        while let transmit = peer.transport.pollTransmit() {
+            transmit.bytes.withUnsafeBytes { send($0, to: SocketAddress(transmit.destination), on: entry.channel) }
+        }
+        flush()
         peersByUfrag = peersByUfrag.filter { $0.value != id }
         for address in entry.knownAddresses where peersByAddress[address] == id { peersByAddress[address] = nil }
         if entry.ownsChannel { entry.channel.close(promise: nil) }
+        peer.removed(loop: self)
     }
 
     var peerCount: Int { peers.count }
@@ -233,19 +244,11 @@ actor MediaLoop {
     }
 
     private func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress, on channel: any Channel) {
-        var buffer = channel.allocator.buffer(capacity: bytes.count)
-        buffer.writeBytes(bytes)
-        channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
-        channelsToFlush[ObjectIdentifier(channel)] = channel
-        counters.datagramsOut += 1
+        writer.send(bytes, to: address, on: channel)
     }
 
     /// Flushes every socket written to since the last flush: one flush per read burst or tick.
-    func flush() {
-        guard !channelsToFlush.isEmpty else { return }
-        for channel in channelsToFlush.values { channel.flush() }
-        channelsToFlush.removeAll(keepingCapacity: true)
-    }
+    func flush() { writer.flush() }
 
     private func tick() {
         let now = MediaLoop.now()

@@ -15,6 +15,7 @@ public final class MediaService: Service, Sendable {
     let logger: Logger
     private let nextLoop = NIOLockedValueBox(0)
     private let echoSessions = NIOLockedValueBox([String: Int]())
+    private let rooms = NIOLockedValueBox([String: Room]())
 
     /// Binds the media sockets (single-port mode) on `group`'s loops.
     public static func start(
@@ -67,6 +68,7 @@ public final class MediaService: Service, Sendable {
 
     public func run() async throws {
         try? await gracefulShutdown()
+        for id in roomIDs { await closeRoom(id) }
         for loop in loops { await loop.stop() }
     }
 
@@ -76,6 +78,30 @@ public final class MediaService: Service, Sendable {
             return value
         }
         return (i, loops[i])
+    }
+
+    /// The room `id`, created on the next loop (round robin) if it does not exist yet.
+    func room(_ id: String) async -> Room {
+        let (created, room) = rooms.withLockedValue { rooms -> (Bool, Room) in
+            if let room = rooms[id] { return (false, room) }
+            let room = Room(id: id, loop: pickLoop().loop, logger: logger)
+            rooms[id] = room
+            return (true, room)
+        }
+        if created { await room.start() }
+        return room
+    }
+
+    func existingRoom(_ id: String) -> Room? { rooms.withLockedValue { $0[id] } }
+
+    var roomIDs: [String] { rooms.withLockedValue { Array($0.keys) } }
+
+    /// Closes the room `id` and every transport in it; false when there is none.
+    @discardableResult
+    func closeRoom(_ id: String) async -> Bool {
+        guard let room = rooms.withLockedValue({ $0.removeValue(forKey: id) }) else { return false }
+        await room.close()
+        return true
     }
 
     /// Answers an echo offer (POST /v1/echo); returns the session id and the SDP answer.

@@ -1,3 +1,4 @@
+@testable import StarlingMediaTestSupport
 import StarlingRouting
 import StarlingTransport
 import StarlingWire

@@ -1,0 +1,326 @@
+import Foundation
+import Logging
+import NIOCore
+import StarlingRouting
+import StarlingTransport
+import StarlingWire
+
+/// One room: a `Router` (StarlingRouting) and the transports of its participants, all on one media
+/// loop. An actor whose executor is that loop's event loop, so the datagram path is synchronous: the
+/// loop's socket handler decrypts a datagram in its scratch buffer and calls into the room with
+/// `assumeIsolated` (no await, no hop, no lock); the router writes each copy into its own scratch
+/// buffer, the room's output protects it in place and queues it on the loop's `DatagramWriter`, which
+/// flushes once per read burst (`sendmmsg`). The control plane (connect, close, preferences, stats)
+/// reaches the room with `await`.
+actor Room {
+    nonisolated let id: String
+    nonisolated let loop: MediaLoop
+    nonisolated var unownedExecutor: UnownedSerialExecutor { loop.eventLoop.executor.asUnownedSerialExecutor() }
+    let logger: Logger
+
+    /// What a connect produced: the transport, the SDP answer, and the router objects its m-lines became.
+    struct Connection: Sendable {
+        var transport: TransportID
+        var answer: String
+        var producers: [(mid: String, producer: ProducerID)]
+        var consumers: [(mid: String, consumer: ConsumerID, ssrc: UInt32, rtxSSRC: UInt32?)]
+    }
+
+    enum RoomError: Error, CustomStringConvertible {
+        case badOffer(String)
+        case closed
+        case rejected(String)
+        var description: String {
+            switch self {
+            case .badOffer(let s): "bad offer: \(s)"
+            case .closed: "the room is closed"
+            case .rejected(let s): s
+            }
+        }
+    }
+
+    private let output: RoomOutput
+    let router: Router
+    private var transports: [TransportID: RoomTransport] = [:]
+    private var nextTransport = 1
+    private var tickTask: RepeatedTask?
+    private var routerDeadline: Instant?
+    private(set) var isClosed = false
+    private(set) var events: [RouterEvent] = []
+
+    init(id: String, loop: MediaLoop, logger: Logger) {
+        self.id = id
+        self.loop = loop
+        self.logger = logger
+        output = RoomOutput(writer: loop.writer)
+        let now = MediaLoop.now()
+        let unixNow = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
+        router = Router(
+            configuration: .init(
+                unixNanosecondsAtZero: unixNow - now.nanoseconds, seed: UInt64.random(in: 1...UInt64.max), cname: "starling"),
+            output: output)
+    }
+
+    /// Starts the room's timer: the router's periodic work (feedback, reports, allocation) every 10 ms.
+    func start() {
+        let room = self
+        tickTask = loop.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { _ in
+            room.assumeIsolated { $0.tick() }
+        }
+    }
+
+    private func tick() {
+        let now = MediaLoop.now()
+        // The timer fires every 10 ms; a deadline up to 2 ms ahead counts as due, so a 10 ms router
+        // period is not stretched to 20 ms by timer jitter.
+        if routerDeadline.map({ $0 <= now + .milliseconds(2) }) ?? true {
+            router.handleTimeout(now: now)
+            routerDeadline = router.nextDeadline(now: now)
+        }
+        while let event = router.pollEvent() {
+            logger.debug("room event", metadata: ["room": "\(id)", "event": "\(event)"])
+            events.append(event)
+            if events.count > 1000 { events.removeFirst(events.count - 1000) }
+        }
+        loop.writer.flush()
+    }
+
+    /// Answers a participant's offer with a new transport on this room's loop: m-lines it sends on become
+    /// producers, m-lines it receives on become consumers of `sources[mid]`.
+    func connect(
+        offer text: String, sources: [String: RoomAnswer.Source], certificate: DTLSCertificate,
+        candidateAddresses: [String]
+    ) async throws -> Connection {
+        guard !isClosed else { throw RoomError.closed }
+        let offer: SessionDescription
+        do {
+            offer = try SessionDescription(parsing: text)
+        } catch {
+            throw RoomError.badOffer("the SDP offer does not parse: \(error)")
+        }
+        guard let fingerprint = certificate.fingerprint(hashFunction: "sha-256") else {
+            throw RoomError.rejected("no certificate fingerprint")
+        }
+        for source in sources.values where router.producer(source.producer) == nil {
+            throw RoomError.rejected("unknown \(source.producer)")
+        }
+        let local = ICECredentials.random()
+        let socket = try await loop.socketForNewPeer()
+        guard !isClosed else {
+            if socket.owned { try? await socket.channel.close() }
+            throw RoomError.closed
+        }
+        let plan: RoomAnswer
+        let transport: PeerTransport
+        do {
+            plan = try RoomAnswer(
+                offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses,
+                port: socket.port, sources: sources, cname: "starling", newSSRC: { UInt32.random(in: 1...UInt32.max) })
+            transport = try PeerTransport(
+                configuration: .init(
+                    localCredentials: local, remoteCredentials: plan.remoteCredentials, ice: .lite(.init()),
+                    dtls: .init(certificate: certificate, role: plan.dtlsRole, remoteFingerprints: plan.remoteFingerprints)),
+                now: MediaLoop.now())
+        } catch {
+            if socket.owned { try? await socket.channel.close() }
+            throw RoomError.badOffer("\(error)")
+        }
+        let now = MediaLoop.now()
+        let tid = TransportID(nextTransport)
+        nextTransport += 1
+        router.addTransport(tid, now: now)
+        var connection = Connection(transport: tid, answer: plan.answer.serialized(), producers: [], consumers: [])
+        do {
+            for p in plan.published {
+                connection.producers.append((p.mid, try router.addProducer(on: tid, p.parameters, now: now)))
+            }
+            for s in plan.subscribed {
+                let consumer = try router.addConsumer(on: tid, of: s.producer, s.parameters, now: now)
+                connection.consumers.append((s.mid, consumer, s.parameters.ssrc, s.parameters.rtxSSRC))
+            }
+        } catch {
+            router.removeTransport(tid)
+            if socket.owned { try? await socket.channel.close() }
+            throw RoomError.rejected("\(error)")
+        }
+        let peer = RoomTransport(id: tid, transport: transport, room: self, channel: socket.channel, now: now)
+        transports[tid] = peer
+        output.transports[tid] = peer
+        attach(peer, channel: socket.channel, owned: socket.owned)
+        logger.info(
+            "room transport created",
+            metadata: [
+                "room": "\(id)", "transport": "\(tid)", "producers": "\(connection.producers.map(\.mid))",
+                "consumers": "\(connection.consumers.map(\.mid))", "port": "\(socket.port)",
+            ])
+        return connection
+    }
+
+    /// Hands a new transport to the loop (same executor: a synchronous call).
+    private func attach(_ peer: RoomTransport, channel: any Channel, owned: Bool) {
+        // The room and the loop run on the same executor (one thread): the peer is not shared across threads.
+        nonisolated(unsafe) let peer = peer
+        loop.assumeIsolated { $0.add(peer, channel: channel, owned: owned) }
+    }
+
+    /// Subscriber preferences for one consumer: highest spatial and temporal layer, paused.
+    func setPreferences(_ consumer: ConsumerID, spatialLayer: Int?, temporalLayer: Int?, paused: Bool) throws {
+        try router.setPreferences(
+            consumer, spatialLayer: spatialLayer, temporalLayer: temporalLayer, paused: paused, now: MediaLoop.now())
+    }
+
+    func removeProducer(_ producer: ProducerID) { router.removeProducer(producer) }
+    func removeConsumer(_ consumer: ConsumerID) { router.removeConsumer(consumer) }
+
+    /// Closes one transport (DTLS close_notify) and everything on it.
+    func closeTransport(_ id: TransportID) {
+        guard let peer = transports[id] else { return }
+        peer.end(now: MediaLoop.now())
+        nonisolated(unsafe) let shared = peer  // same executor, see `attach`
+        loop.assumeIsolated { $0.remove(shared) }
+    }
+
+    /// Called by the transport when it ended (closed, failed, timed out) and left the loop.
+    func transportEnded(_ transport: TransportID) {
+        guard transports.removeValue(forKey: transport) != nil else { return }
+        output.transports[transport] = nil
+        router.removeTransport(transport)
+        logger.info("room transport ended", metadata: ["room": "\(id)", "transport": "\(transport)"])
+    }
+
+    /// A transport finished DTLS: its consumers may have missed the keyframe they started on.
+    func transportConnected(_ id: TransportID) {
+        router.requestKeyframes(forConsumersOn: id, now: MediaLoop.now())
+    }
+
+    /// Closes every transport and stops the timer.
+    func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        tickTask?.cancel()
+        for id in Array(transports.keys) { closeTransport(id) }
+        loop.writer.flush()
+    }
+
+    var transportCount: Int { transports.count }
+    /// What the router holds: transports, producers, consumers.
+    var routerCounts: [Int] { [router.transportCount, router.producerCount, router.consumerCount] }
+    var counters: Router.Counters { router.counters }
+    var outputCounters: RoomOutput.Counters { output.counters }
+}
+
+/// Where the router's packets go: protected in place with the subscriber transport's SRTP context and
+/// queued on the loop's writer towards its selected ICE pair. A copy for a transport that is not
+/// connected (no keys yet, or consent lost, RFC 7675 §5.1) is dropped and counted.
+final class RoomOutput: RouterOutput {
+    struct Counters: Sendable {
+        var notConnected = 0
+        var protectFailures = 0
+    }
+    var counters = Counters()
+    var transports: [TransportID: RoomTransport] = [:]
+    let writer: DatagramWriter
+
+    init(writer: DatagramWriter) { self.writer = writer }
+
+    func send(rtp packet: UnsafeMutableRawBufferPointer, length: Int, to transport: TransportID) {
+        send(packet, length: length, to: transport, rtcp: false)
+    }
+
+    func send(rtcp packet: UnsafeMutableRawBufferPointer, length: Int, to transport: TransportID) {
+        send(packet, length: length, to: transport, rtcp: true)
+    }
+
+    @inline(__always)
+    private func send(_ packet: UnsafeMutableRawBufferPointer, length: Int, to id: TransportID, rtcp: Bool) {
+        guard let peer = transports[id], let destination = peer.destination, peer.transport.isConnected,
+            let base = packet.baseAddress
+        else {
+            counters.notConnected += 1
+            return
+        }
+        let protected: Int
+        do throws(SRTPError) {
+            protected =
+                rtcp
+                ? try peer.transport.protectRTCP(base, length: length, capacity: packet.count)
+                : try peer.transport.protectRTP(base, length: length, capacity: packet.count)
+        } catch {
+            counters.protectFailures += 1
+            return
+        }
+        writer.send(UnsafeRawBufferPointer(rebasing: packet[0..<protected]), to: destination, on: peer.channel)
+    }
+}
+
+/// One transport of a room on the media loop: the loop hands it decrypted packets, which go straight
+/// into the room's router.
+final class RoomTransport: MediaPeer {
+    let id: TransportID
+    let transport: PeerTransport
+    unowned let room: Room
+    let channel: any Channel
+    /// The selected pair's address, converted once when ICE selects it.
+    private(set) var destination: SocketAddress?
+    let createdAt: Instant
+    private(set) var connectedAt: Instant?
+    private(set) var ended = false
+
+    init(id: TransportID, transport: PeerTransport, room: Room, channel: any Channel, now: Instant) {
+        self.id = id
+        self.transport = transport
+        self.room = room
+        self.channel = channel
+        self.createdAt = now
+    }
+
+    func receive(_ received: PeerTransport.Received, buffer: UnsafeMutableRawBufferPointer, now: Instant, loop: isolated MediaLoop) {
+        let id = self.id
+        // The loop's scratch buffer, lent for this synchronous call on the same thread (the room's executor
+        // is the loop's event loop).
+        nonisolated(unsafe) let buffer = buffer
+        switch received {
+        case .none:
+            return
+        case .rtp(let length):
+            room.assumeIsolated { $0.router.receiveRTP(from: id, packet: buffer, length: length, now: now) }
+        case .rtcp(let length):
+            room.assumeIsolated {
+                $0.router.receiveRTCP(from: id, packet: UnsafeRawBufferPointer(rebasing: buffer[0..<length]), now: now)
+            }
+        }
+    }
+
+    func handle(_ event: PeerTransport.Event, now: Instant, loop: isolated MediaLoop) {
+        let id = self.id
+        switch event {
+        case .selectedPairChanged(let remote):
+            destination = SocketAddress(remote)
+        case .connected:
+            connectedAt = now
+            room.assumeIsolated { $0.transportConnected(id) }
+        case .reconnected:
+            room.assumeIsolated { $0.transportConnected(id) }
+        case .failed, .closed:
+            ended = true
+        case .disconnected, .applicationData, .iceRestarted:
+            break
+        }
+    }
+
+    /// Done when failed or closed, or when it never connected within 30 s.
+    func isFinished(now: Instant) -> Bool {
+        ended || (connectedAt == nil && now - createdAt > .seconds(30))
+    }
+
+    func removed(loop: isolated MediaLoop) {
+        let id = self.id
+        room.assumeIsolated { $0.transportEnded(id) }
+    }
+
+    func end(now: Instant) {
+        guard !ended else { return }
+        transport.close(now: now)
+        ended = true
+    }
+}

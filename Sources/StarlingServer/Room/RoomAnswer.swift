@@ -1,0 +1,208 @@
+import StarlingRouting
+import StarlingTransport
+import StarlingWire
+
+/// The answer to a participant's offer for one transport of a room (JSEP, RFC 8829 §5.3), and what it
+/// sets up in the router: each m-line the peer sends on becomes a producer, each m-line it receives on
+/// and that the caller gave a source for becomes a consumer. Every accepted m-line is bundled on one
+/// ICE/DTLS transport (RFC 8843) with RTP/RTCP multiplexing (RFC 5761); we are ICE-lite and the DTLS
+/// server unless the offer says passive (RFC 5763 §5).
+///
+/// Simulcast encodings come from `a=simulcast` send rids (RFC 8853), in the order listed, lowest layer
+/// first; or from `a=ssrc-group:SIM` (lowest first) with `a=ssrc-group:FID` naming each RTX SSRC
+/// (RFC 4588 §8.7, RFC 5576 §4.2); or from the m-line's single SSRC; or none, bound later by mid.
+struct RoomAnswer {
+    /// What a receiving m-line carries: the producer it is fed from.
+    struct Source {
+        var producer: ProducerID
+        var kind: MediaKind
+        var codec: CodecKind
+        /// `a=msid` stream and track ids (the publishing participant and its track).
+        var streamID: String
+        var trackID: String
+    }
+
+    struct Published {
+        var mid: String
+        var parameters: ProducerParameters
+    }
+
+    struct Subscribed {
+        var mid: String
+        var producer: ProducerID
+        var parameters: ConsumerParameters
+    }
+
+    struct Unanswerable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Payload formats the router forwards, in the order we prefer them when the offer does not decide.
+    static let supportedCodecs: [String: CodecKind] = ["opus": .opus, "vp8": .vp8, "vp9": .vp9, "h264": .h264, "av1": .av1]
+    /// Header extensions we read from publishers or write to subscribers (RFC 8285).
+    static let supportedExtensions: Set<String> = [
+        RTPHeaderExtensionURI.sdesMid, RTPHeaderExtensionURI.rtpStreamID, RTPHeaderExtensionURI.repairedRTPStreamID,
+        RTPHeaderExtensionURI.absSendTime, RTPHeaderExtensionURI.transportWideCC, RTPHeaderExtensionURI.audioLevel,
+        RTPHeaderExtensionURI.videoOrientation, RTPHeaderExtensionURI.dependencyDescriptor,
+    ]
+    /// RTCP feedback we honour (RFC 4585 §4.2, RFC 5104 §7.1, transport-cc and REMB).
+    static let supportedFeedback: Set<String> = ["nack", "nack pli", "ccm fir", "transport-cc", "goog-remb"]
+
+    let answer: SessionDescription
+    let remoteCredentials: ICECredentials
+    let remoteFingerprints: [SDP.Fingerprint]
+    let dtlsRole: DTLSEndpoint.Role
+    let published: [Published]
+    let subscribed: [Subscribed]
+
+    init(
+        offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
+        port: Int, sources: [String: Source], cname: String, newSSRC: () -> UInt32
+    ) throws(Unanswerable) {
+        guard let first = offer.media.first(where: { !$0.isRejected }) else {
+            throw Unanswerable(description: "the offer has no m-line that is not rejected")
+        }
+        guard let credentials = offer.iceCredentials(for: first) else {
+            throw Unanswerable(description: "the offer has no a=ice-ufrag/a=ice-pwd")
+        }
+        remoteCredentials = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
+        remoteFingerprints = offer.fingerprints(for: first)
+        guard !remoteFingerprints.isEmpty else { throw Unanswerable(description: "the offer has no a=fingerprint") }
+        // RFC 5763 §5: answer an actpass or active offer with passive (we are the DTLS server).
+        let ourSetup: SDP.Setup = offer.setup(for: first) == .passive ? .active : .passive
+        dtlsRole = ourSetup == .active ? .client : .server
+
+        var answer = SessionDescription(
+            origin: SDP.Origin(sessionID: String(UInt64.random(in: 1...UInt64(Int64.max))), sessionVersion: 1))
+        answer.sessionName = "starling"
+        answer.attributes.append(.iceLite)
+        let candidates = candidateAddresses.enumerated().map { i, address in
+            ICECandidate(
+                foundation: "\(i + 1)", priority: UInt32(2_130_706_431 - i), address: address, port: UInt16(clamping: port))
+        }
+        var bundled: [String] = []
+        var published: [Published] = []
+        var subscribed: [Subscribed] = []
+        var streamIDs: [String] = []
+        for m in offer.media {
+            guard let mid = m.mid else { throw Unanswerable(description: "m=\(m.kind) without a=mid") }
+            var section = MediaDescription(
+                kind: m.kind, port: 9, proto: m.proto, connection: SDP.Connection(address: "0.0.0.0"))
+            let direction = m.effectiveDirection
+            let source = sources[mid]
+            let sends = direction == .sendonly || direction == .sendrecv
+            let receives = (direction == .recvonly || direction == .sendrecv) && source != nil
+            let wanted = source.map { [$0.codec] }
+            guard m.kind == .audio || m.kind == .video, !m.isRejected, sends || receives,
+                let (codec, kind) = Self.pickCodec(in: m, restrictedTo: wanted)
+            else {
+                // Rejected m-line (RFC 8829 §5.3.1): port 0, the same format list, mid kept.
+                section.port = 0
+                section.formats = m.formats
+                section.attributes = [.mid(mid)]
+                answer.media.append(section)
+                continue
+            }
+            bundled.append(mid)
+            section.attributes = candidates.map { .candidate($0) } + [
+                .endOfCandidates, .iceUfrag(local.ufrag), .icePwd(local.pwd), .iceOptions(["ice2"]),
+                .fingerprint(fingerprint), .setup(ourSetup), .mid(mid),
+            ]
+            var uris: [String: UInt8] = [:]
+            for ext in m.extmaps where Self.supportedExtensions.contains(ext.uri) && ext.id <= 255 {
+                section.attributes.append(.extmap(SDP.ExtMap(id: ext.id, uri: ext.uri)))
+                uris[ext.uri] = UInt8(ext.id)
+            }
+            let answeredDirection: SDP.Direction = sends && receives ? .sendrecv : sends ? .recvonly : .sendonly
+            section.attributes.append(.direction(answeredDirection))
+            section.attributes.append(.rtcpMux)
+            if m.rtcpRsize { section.attributes.append(.rtcpRsize) }
+            var kept = codec
+            kept.feedback = codec.feedback.filter { fb in
+                Self.supportedFeedback.contains(fb.subtype.map { "\(fb.type) \($0)" } ?? fb.type)
+            }
+            section.appendCodec(kept)
+            let rtx = m.rtxPayloadType(for: codec.payloadType).flatMap { m.codec(payloadType: $0) }
+            if let rtx { section.appendCodec(rtx) }
+            let extensions = HeaderExtensionIDs(uris: uris)
+            let nack = kept.hasFeedback("nack")
+            let rtpCodec = RTPCodec(
+                kind: kind, payloadType: codec.payloadType, clockRate: codec.clockRate, rtxPayloadType: rtx?.payloadType)
+
+            if sends {
+                var encodings: [ProducerParameters.Encoding] = []
+                if let simulcast = m.simulcast, !simulcast.send.isEmpty {
+                    // RFC 8853 §5.3: the answerer receives what the offerer sends.
+                    let rids = simulcast.send.compactMap { $0.first(where: { !$0.paused })?.rid }
+                    encodings = rids.map { .init(rid: $0) }
+                    for rid in rids { section.attributes.append(.rid(SDP.RID(id: rid, direction: .recv))) }
+                    section.attributes.append(.simulcast(SDP.Simulcast(recvRIDs: rids)))
+                } else {
+                    var rtxOf: [UInt32: UInt32] = [:]
+                    for group in m.ssrcGroups where group.semantics == .fid && group.ssrcs.count == 2 {
+                        rtxOf[group.ssrcs[0]] = group.ssrcs[1]
+                    }
+                    let media: [UInt32]
+                    if let sim = m.ssrcGroup(.sim) {
+                        media = sim.ssrcs
+                    } else {
+                        let repair = Set(rtxOf.values)
+                        media = m.ssrcAttributes.map(\.ssrc).first { !repair.contains($0) }.map { [$0] } ?? []
+                    }
+                    encodings = media.map { .init(ssrc: $0, rtxSSRC: rtx == nil ? nil : rtxOf[$0]) }
+                }
+                let keyframeRequest: KeyframeRequestKind =
+                    kept.hasFeedback("nack", "pli") || !kept.hasFeedback("ccm", "fir") ? .pli : .fir
+                published.append(
+                    Published(
+                        mid: mid,
+                        parameters: ProducerParameters(
+                            kind: m.kind == .audio ? .audio : .video, codec: rtpCodec, encodings: encodings,
+                            extensions: extensions, mid: mid, nack: nack, keyframeRequest: keyframeRequest,
+                            remb: kept.hasFeedback("goog-remb"))))
+            }
+            if receives, let source {
+                let ssrc = newSSRC()
+                let rtxSSRC = rtx == nil ? nil : newSSRC()
+                section.attributes.append(.msid(SDP.MSID(streamID: source.streamID, trackID: source.trackID)))
+                if let rtxSSRC {
+                    section.attributes.append(.ssrcGroup(SDP.SSRCGroup(semantics: .fid, ssrcs: [ssrc, rtxSSRC])))
+                }
+                for s in [ssrc] + (rtxSSRC.map { [$0] } ?? []) {
+                    section.attributes.append(.ssrc(SDP.SSRCAttribute(ssrc: s, attribute: "cname", value: cname)))
+                    section.attributes.append(
+                        .ssrc(SDP.SSRCAttribute(ssrc: s, attribute: "msid", value: "\(source.streamID) \(source.trackID)")))
+                }
+                if !streamIDs.contains(source.streamID) { streamIDs.append(source.streamID) }
+                subscribed.append(
+                    Subscribed(
+                        mid: mid, producer: source.producer,
+                        parameters: ConsumerParameters(
+                            ssrc: ssrc, rtxSSRC: rtxSSRC, codec: rtpCodec, extensions: extensions, mid: mid, nack: nack)))
+            }
+            answer.media.append(section)
+        }
+        guard !bundled.isEmpty else {
+            throw Unanswerable(description: "the offer has no m-line with a codec we forward (Opus, VP8, VP9, H.264, AV1)")
+        }
+        answer.attributes.insert(.group(SDP.Group(semantics: .bundle, mids: bundled)), at: 0)
+        answer.attributes.append(.msidSemantic(SDP.MSIDSemantic(semantic: "WMS", identifiers: streamIDs)))
+        self.answer = answer
+        self.published = published
+        self.subscribed = subscribed
+    }
+
+    /// The offerer's first payload format we forward (RFC 8829 §5.3.1: the answer keeps the offer's
+    /// order); `restrictedTo` limits it to the codec a source publishes.
+    static func pickCodec(in m: MediaDescription, restrictedTo kinds: [CodecKind]?) -> (SDP.Codec, CodecKind)? {
+        for codec in m.codecs where !codec.isRTX {
+            guard let kind = supportedCodecs[codec.name.lowercased()] else { continue }
+            if (kind == .opus) != (m.kind == .audio) { continue }
+            if let kinds, !kinds.contains(kind) { continue }
+            // H.264: only packetization-mode 1 (non-interleaved, RFC 6184 §6.3) is forwarded.
+            if kind == .h264, codec.parameter("packetization-mode") != "1" { continue }
+            return (codec, kind)
+        }
+        return nil
+    }
+}

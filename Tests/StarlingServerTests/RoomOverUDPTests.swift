@@ -1,0 +1,200 @@
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOPosix
+import StarlingClient
+@testable import StarlingMediaTestSupport
+import StarlingRouting
+import StarlingTransport
+import StarlingWire
+import Testing
+
+@testable import StarlingServer
+
+/// A room over real UDP sockets on 127.0.0.1 (issue 5): one publisher sending synthetic VP8 in three
+/// simulcast layers with RTX, four subscribers, all our own client (StarlingClient: controlling ICE, DTLS
+/// client, SRTP). Each subscriber NACKs, sends receiver reports and transport-cc feedback and checks its
+/// stream as a decoder would need it.
+@Suite(.serialized) struct RoomOverUDPTests {
+    /// One client peer on its own UDP socket; the test task moves datagrams between the two.
+    final class UDPPeer: @unchecked Sendable {
+        let client: ClientPeer
+        let channel: any Channel
+        let inbox: EchoOverUDPTests.ClientSocket
+        var transport: PeerTransport { client.transport! }
+        var sent = 0
+
+        init(client: ClientPeer, channel: any Channel, inbox: EchoOverUDPTests.ClientSocket) {
+            self.client = client
+            self.channel = channel
+            self.inbox = inbox
+        }
+
+        /// Feeds received datagrams to the transport; hands decrypted packets to `deliver`.
+        func pump(now: Instant, deliver: ([UInt8]) -> Void) {
+            for datagram in inbox.drain() {
+                var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
+                let count = datagram.bytes.count
+                let received = buffer.withUnsafeMutableBytes {
+                    transport.handleDatagram(UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), from: datagram.from, now: now)
+                }
+                switch received {
+                case .rtp(let n), .rtcp(let n): deliver(Array(buffer[0..<n]))
+                case .none: break
+                }
+            }
+            if let d = transport.nextDeadline, d <= now { transport.handleTimeout(now: now) }
+            while let t = transport.pollTransmit() {
+                channel.write(AddressedEnvelope(remoteAddress: SocketAddress(t.destination), data: ByteBuffer(bytes: t.bytes)), promise: nil)
+            }
+            channel.flush()
+        }
+
+        /// Protects and sends a plain RTP or RTCP packet (RFC 5761 §4: payload types 192-223 are RTCP).
+        func send(_ plain: [UInt8]) {
+            guard transport.isConnected, let destination = transport.destination else { return }
+            var buffer = plain + [UInt8](repeating: 0, count: 64)
+            let isRTCP = plain.count > 1 && (192...223).contains(plain[1])
+            let length: Int? = buffer.withUnsafeMutableBytes { raw in
+                isRTCP
+                    ? try? transport.protectRTCP(raw.baseAddress!, length: plain.count, capacity: raw.count)
+                    : try? transport.protectRTP(raw.baseAddress!, length: plain.count, capacity: raw.count)
+            }
+            guard let length else { return }
+            sent += 1
+            channel.write(
+                AddressedEnvelope(remoteAddress: SocketAddress(destination), data: ByteBuffer(bytes: buffer[0..<length])),
+                promise: nil)
+        }
+    }
+
+    static func now() -> Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds)) }
+
+    static func makePeer(tracks: [ClientPeer.Track]) async throws -> UDPPeer {
+        let certificate = try DTLSCertificate(generatingWithCommonName: "client")
+        let inbox = EchoOverUDPTests.ClientSocket()
+        let channel = try await EchoOverUDPTests.bind(inbox)
+        return UDPPeer(client: ClientPeer(tracks: tracks, certificate: certificate), channel: channel, inbox: inbox)
+    }
+
+    @Test func onePublisherFourSubscribersOverLoopback() async throws {
+        var configuration = StarlingConfiguration()
+        configuration.media.udpPort = 0
+        configuration.media.eventLoops = 1
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let room = await media.room("room-1")
+
+        // The publisher: three simulcast layers by SSRC (a=ssrc-group:SIM) with RTX (FID).
+        let publisher = SimPublisher(node: 0, transport: TransportID(0), ssrcBase: 0x5000)
+        publisher.keyframeInterval = .seconds(2)
+        let publisherPeer = try await Self.makePeer(tracks: [
+            ClientPeer.Track(
+                kind: .video, mid: "0", ssrcs: publisher.layers.map(\.ssrc), rtxSSRCs: publisher.layers.map(\.rtxSSRC),
+                payloadType: SimPublisher.payloadType, rtxPayloadType: SimPublisher.rtxPayloadType, direction: .send)
+        ])
+        let published = try await room.connect(
+            offer: publisherPeer.client.makeOffer(), sources: [:], certificate: media.certificate,
+            candidateAddresses: configuration.media.candidateAddresses)
+        try publisherPeer.client.applyAnswer(published.answer, now: Self.now())
+        let producer = try #require(published.producers.first?.producer)
+        #expect(published.producers.count == 1 && published.consumers.isEmpty)
+
+        // Four subscribers, each receiving the camera on one recvonly m-line; preferred layers 0, 1, 2, any.
+        let preferences: [Int?] = [0, 1, 2, nil]
+        var subscribers: [(peer: UDPPeer, sim: SimSubscriber, consumer: ConsumerID)] = []
+        for (i, preferred) in preferences.enumerated() {
+            let peer = try await Self.makePeer(tracks: [
+                ClientPeer.Track(
+                    kind: .video, mid: "v0", ssrcs: [], payloadType: 96, rtxPayloadType: 97, direction: .receive)
+            ])
+            let connection = try await room.connect(
+                offer: peer.client.makeOffer(),
+                sources: ["v0": RoomAnswer.Source(producer: producer, kind: .video, codec: .vp8, streamID: "pub", trackID: "camera")],
+                certificate: media.certificate, candidateAddresses: configuration.media.candidateAddresses)
+            try peer.client.applyAnswer(connection.answer, now: Self.now())
+            let stream = try #require(peer.client.receivedStreams["v0"], "the answer announces the stream's SSRCs")
+            let consumer = try #require(connection.consumers.first)
+            #expect(stream.ssrc == consumer.ssrc && stream.rtxSSRC == consumer.rtxSSRC && stream.rtxSSRC != nil)
+            try await room.setPreferences(consumer.consumer, spatialLayer: preferred, temporalLayer: nil, paused: false)
+            let sim = SimSubscriber(node: i + 1, transport: connection.transport, ssrc: stream.ssrc, rtxSSRC: stream.rtxSSRC!)
+            subscribers.append((peer, sim, consumer.consumer))
+        }
+        #expect(await room.transportCount == 5)
+
+        // Media for 10 s once everyone is connected (bounded: 25 s in all).
+        let start = Self.now()
+        var mediaStart: Instant?
+        while Self.now() - start < .seconds(25) {
+            let now = Self.now()
+            publisherPeer.pump(now: now) { bytes in publisher.receiveRTCP(bytes, now: now) { publisherPeer.send($0) } }
+            for s in subscribers {
+                s.peer.pump(now: now) { s.sim.receive($0, now: now) }
+            }
+            let everyone = [publisherPeer] + subscribers.map(\.peer)
+            if mediaStart == nil, everyone.allSatisfy({ $0.transport.isConnected }) {
+                mediaStart = now
+                publisher.nextFrameAt = now
+                publisher.nextReportAt = now + .seconds(1)
+                for s in subscribers { s.sim.nextReportAt = now + .milliseconds(500) }
+            }
+            if let mediaStart {
+                if now - mediaStart > .seconds(10) { break }
+                publisher.tick(now: now) { publisherPeer.send($0) }
+                for s in subscribers { s.sim.tick(now: now) { s.peer.send($0) } }
+            }
+            publisherPeer.channel.flush()
+            for s in subscribers { s.peer.channel.flush() }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+        let connectedAt = try #require(mediaStart, "every peer connected (ICE, DTLS, SRTP)")
+        let end = Self.now()
+
+        // Every subscriber got a continuous stream on the layer it asked for, switching only at keyframes.
+        for (i, s) in subscribers.enumerated() {
+            let (frames, complete) = s.sim.completeness(after: connectedAt)
+            let last = s.sim.layers(in: (end - .seconds(2))..<end)
+            print(
+                "subscriber \(i) (preferred \(preferences[i].map(String.init) ?? "any")): \(complete)/\(frames) frames complete, "
+                    + "layers in the last 2 s \(last.sorted()), packets \(s.sim.packets), retransmissions \(s.sim.retransmissions), "
+                    + "SRs \(s.sim.senderReports.count)")
+            #expect(complete >= 250, "subscriber \(i): \(complete) complete frames")
+            #expect(Double(complete) >= 0.95 * Double(frames), "subscriber \(i): \(complete)/\(frames)")
+            #expect(s.sim.discontinuities == 0, "subscriber \(i)")
+            #expect(s.sim.switchesNotOnKeyframe == 0, "subscriber \(i)")
+            #expect(s.sim.foreignPackets == 0, "subscriber \(i)")
+            #expect(!s.sim.senderReports.isEmpty, "subscriber \(i) got SRs")
+            // Loopback has room for every layer: the estimate climbs (probing) until the preferred layer fits.
+            // The lower preferences hold from the start; the top layer is reached once the estimate has
+            // climbed past 1.5 Mbit/s, which takes some seconds (exact settling is checked in the simulation).
+            let preferred = preferences[i] ?? 2
+            #expect(s.sim.layers(in: connectedAt..<end).allSatisfy { $0 <= preferred }, "subscriber \(i)")
+            if preferred < 2 {
+                #expect(last == [preferred], "subscriber \(i) settles on layer \(preferred), got \(last.sorted())")
+            } else {
+                #expect(last.contains(2), "subscriber \(i) reaches layer 2, got \(last.sorted())")
+            }
+        }
+        // The publisher heard back: receiver reports and transport-cc feedback for its layers.
+        #expect(!publisher.receiverReports.isEmpty)
+        #expect(publisher.twccFeedbackReceived > 0)
+        let counters = await room.counters
+        print("router: \(counters); output: \(await room.outputCounters); writer: \(media.loops[0].writer.counters)")
+        #expect(counters.malformedRTP == 0 && counters.malformedRTCP == 0 && counters.unknownSSRC == 0)
+
+        // Closing the room ends every transport: the clients see DTLS close_notify, nothing is left.
+        await media.closeRoom("room-1")
+        #expect(await room.transportCount == 0)
+        #expect(await room.routerCounts == [0, 0, 0])
+        #expect(await media.loops[0].peerCount == 0)
+        let closeDeadline = Self.now() + .seconds(3)
+        let everyone = [publisherPeer] + subscribers.map(\.peer)
+        while Self.now() < closeDeadline, !everyone.allSatisfy({ $0.transport.state == .closed }) {
+            for peer in everyone { peer.pump(now: Self.now()) { _ in } }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(everyone.allSatisfy { $0.transport.state == .closed }, "\(everyone.map(\.transport.state))")
+        for peer in everyone { try await peer.channel.close() }
+        for loop in media.loops { await loop.stop() }
+    }
+}
