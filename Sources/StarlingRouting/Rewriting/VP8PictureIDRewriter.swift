@@ -7,7 +7,10 @@ import StarlingWire
 /// for TL0PICIDX, 2^5 for KEYIDX) and shifted by an offset chosen at the switch, so that the new source's
 /// key frame carries the last sent value + 1. The outgoing picture ID is written modulo 2^15 into a
 /// 15-bit field, or modulo 2^7 into a 7-bit one (continuous either way, since receivers compare modulo
-/// the field size). Allocates nothing.
+/// the field size). Pictures the router drops on purpose (VP8 temporal layers above the wanted one) are
+/// declared with `dropped(_:)` and closed up, so the receiver sees no missing picture: libwebrtc's VP8
+/// reference finder holds back a frame while a lower picture ID of its layer or below is missing. Allocates
+/// nothing.
 public struct VP8PictureIDRewriter: Sendable {
     private var pictureID = Field(modulus: 1 << 15)
     private var tl0PicIdx = Field(modulus: 1 << 8)
@@ -32,6 +35,13 @@ public struct VP8PictureIDRewriter: Sendable {
         if let k = keyFrame.keyIndex { keyIndex.switchSource(firstValue: Int64(k), modulus: 1 << 5) } else { keyIndex.reset() }
     }
 
+    /// Declares that the router drops the picture `descriptor` belongs to (any of its packets; counted once).
+    /// Later pictures go out one lower, so the outgoing picture IDs stay continuous.
+    public mutating func dropped(_ descriptor: VP8PayloadDescriptor) {
+        guard let id = descriptor.pictureID else { return }
+        pictureID.drop(Int64(id.value), modulus: id.isLong ? 1 << 15 : 1 << 7)
+    }
+
     /// Rewrites the descriptor at the start of `payload` (a VP8 RTP payload of the current source) in place.
     /// Returns false, writing nothing, when the descriptor is truncated.
     public mutating func rewrite(payload: UnsafeMutableRawBufferPointer) -> Bool {
@@ -50,13 +60,45 @@ public struct VP8PictureIDRewriter: Sendable {
         return true
     }
 
-    /// One wrapping counter: input unwrapped in the source's modulus, output = extended input + offset.
+    /// One wrapping counter: input unwrapped in the source's modulus, output = extended input + offset -
+    /// the dropped inputs below it.
     struct Field: Sendable {
         let outModulus: Int64
         var inModulus: Int64
         var lastIn: Int64?  // highest extended input of the current source
         var offset: Int64 = 0
         var lastOut: Int64?  // highest extended output
+        /// Inputs declared dropped since the switch, and the most recent of them (ascending) so that an
+        /// older input arriving late (reordered, recovered) is placed where it was the first time.
+        var drops: Int64 = 0
+        var recentDrops = DropRing()
+
+        /// The last 16 dropped inputs (a ring allocated once; filled in place).
+        struct DropRing: Sendable {
+            var values = [Int64](repeating: 0, count: 16)
+            var count = 0
+            var next = 0
+
+            mutating func append(_ value: Int64) {
+                values[next] = value
+                next = (next + 1) % values.count
+                count = min(count + 1, values.count)
+            }
+
+            /// How many remembered drops are above `value`; nil when `value` is older than every remembered
+            /// drop while more were dropped than remembered (it cannot be placed exactly).
+            func countAbove(_ value: Int64, totalDrops: Int64) -> Int64? {
+                var above: Int64 = 0
+                for i in 0..<count where values[i] > value { above += 1 }
+                if above == count, totalDrops > Int64(count) { return nil }
+                return above
+            }
+
+            mutating func removeAll() {
+                count = 0
+                next = 0
+            }
+        }
 
         init(modulus: Int64) {
             outModulus = modulus
@@ -71,6 +113,28 @@ public struct VP8PictureIDRewriter: Sendable {
             inModulus = modulus
             lastIn = firstValue
             offset = lastOut.map { $0 + 1 - firstValue } ?? 0
+            drops = 0
+            recentDrops.removeAll()
+        }
+
+        /// Unwraps raw input `value` against the highest input so far (advancing it).
+        private mutating func extend(_ value: Int64) -> Int64? {
+            guard let last = lastIn else { return nil }
+            let half = inModulus / 2
+            var delta = (value - last) % inModulus
+            if delta < 0 { delta += inModulus }
+            if delta >= half { delta -= inModulus }
+            let ext = last + delta
+            if ext > last { lastIn = ext }
+            return ext
+        }
+
+        /// A dropped input: counted once, when it is new (later than every input seen).
+        mutating func drop(_ value: Int64, modulus: Int64) {
+            guard lastIn != nil, modulus == inModulus, let previous = lastIn, let ext = extend(value), ext > previous
+            else { return }
+            drops += 1
+            recentDrops.append(ext)
         }
 
         /// The extended output value for raw input `value`, or nil when the source changed its field size
@@ -80,14 +144,13 @@ public struct VP8PictureIDRewriter: Sendable {
                 // A field appearing without a switch: continue from the last output.
                 switchSource(firstValue: value, modulus: modulus)
             }
-            guard let last = lastIn else { return nil }
-            let half = inModulus / 2
-            var delta = (value - last) % inModulus
-            if delta < 0 { delta += inModulus }
-            if delta >= half { delta -= inModulus }
-            let ext = last + delta
-            if ext > last { lastIn = ext }
-            let out = ext + offset
+            guard let previous = lastIn, let ext = extend(value) else { return nil }
+            var dropsBelow = drops
+            if ext < previous, drops > 0 {
+                guard let above = recentDrops.countAbove(ext, totalDrops: drops) else { return nil }
+                dropsBelow -= above
+            }
+            let out = ext + offset - dropsBelow
             if lastOut.map({ out > $0 }) ?? true { lastOut = out }
             return out
         }

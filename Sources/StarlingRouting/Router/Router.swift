@@ -417,6 +417,7 @@ public final class Router {
             if info.isStartOfFrame { consumer.layers.frameStarted(temporalLayer: tid, layerSync: info.layerSync) }
             if !consumer.layers.forwards(temporalLayer: tid) {
                 consumer.rewriter.dropped(sequenceNumber: header.sequenceNumber)
+                if let d = info.vp8Descriptor { consumer.vp8.dropped(d) }
                 consumer.counters.packetsDropped += 1
                 return
             }

@@ -119,3 +119,43 @@ struct VP8PictureIDRewriterTests {
         #expect(truncated == [0x90, 0x80])
     }
 }
+
+@Suite("VP8PictureIDRewriter drops")
+struct VP8PictureIDRewriterDropTests {
+    /// Temporal layer 2 dropped (pattern TID 0 2 1 2): the pictures that go out are numbered without gaps,
+    /// TL0PICIDX is untouched, and a late copy of a forwarded picture keeps the number it had.
+    @Test func droppedPicturesAreClosedUp() throws {
+        var r = VP8PictureIDRewriter()
+        r.switchSource(keyFrame: keyFrame(PictureID(32_700, isLong: true), tl0: 250))
+        var sent: [Int: UInt16] = [:]
+        var lastOut: UInt16?
+        for i in 0..<200 {
+            let tid: UInt8 = [0, 2, 1, 2][i % 4]
+            let raw = PictureID(UInt16((32_700 + i) % 32_768), isLong: true)
+            let tl0 = UInt8(truncatingIfNeeded: 250 + i / 4)
+            if tid == 2 {
+                r.dropped(VP8PayloadDescriptor(isStartOfPartition: true, pictureID: raw, tl0PicIdx: tl0))
+                // A second packet of the same dropped picture is not counted again.
+                r.dropped(VP8PayloadDescriptor(isStartOfPartition: false, pictureID: raw, tl0PicIdx: tl0))
+                continue
+            }
+            let d = try rewritten(&r, pictureID: raw, tl0: tl0, tid: tid)
+            let id = try #require(d.pictureID?.value)
+            if let lastOut { #expect(id == (lastOut + 1) & 0x7FFF, "picture \(i)") }
+            #expect(d.tl0PicIdx == tl0)
+            lastOut = id
+            sent[i] = id
+            // Now and then a late copy of the picture two back (a recovered packet) arrives.
+            if i % 8 == 6, let earlier = sent[i - 2] {
+                let again = try rewritten(
+                    &r, pictureID: PictureID(UInt16((32_700 + i - 2) % 32_768), isLong: true),
+                    tl0: UInt8(truncatingIfNeeded: 250 + (i - 2) / 4), tid: [0, 2, 1, 2][(i - 2) % 4])
+                #expect(again.pictureID?.value == earlier, "late copy of picture \(i - 2)")
+            }
+        }
+        // A switch re-bases: the new source's key frame follows the last picture sent.
+        r.switchSource(keyFrame: keyFrame(PictureID(9, isLong: true), tl0: 1))
+        let k = try rewritten(&r, pictureID: PictureID(9, isLong: true), tl0: 1)
+        #expect(k.pictureID?.value == (lastOut! + 1) & 0x7FFF)
+    }
+}

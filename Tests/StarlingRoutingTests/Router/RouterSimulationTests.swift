@@ -38,6 +38,47 @@ import Testing
         #expect(publisher.plisReceived < 20)
     }
 
+    /// VP8 temporal layers dropped per subscriber (TID pattern 0 2 1 2): the frames each receives carry
+    /// consecutive picture IDs and gap-free sequence numbers; TL0PICIDX only ever steps by one; the frame
+    /// rate is what the temporal layer allows. Then a subscriber raises its temporal layer mid-stream.
+    @Test func temporalLayersAreDroppedWithoutGaps() throws {
+        let sim = RoomSimulation(seed: 5)
+        let (_, producer) = try sim.addPublisher(ssrcBase: 3000)
+        let temporal: [Int?] = [0, 1, nil]
+        var consumers: [ConsumerID] = []
+        for (i, t) in temporal.enumerated() {
+            let (_, c) = try sim.addSubscriber(to: producer, ssrc: 7000 + UInt32(i) * 10, preferredSpatialLayer: 1)
+            try sim.routers[0].setPreferences(c, spatialLayer: 1, temporalLayer: t, paused: false, now: sim.now)
+            consumers.append(c)
+        }
+        sim.run(for: .seconds(6))
+        let window = (sim.now - .seconds(3))..<(sim.now - .milliseconds(200))
+        for (i, s) in sim.subscribers.enumerated() {
+            let frames = s.orderedFrames.filter { window.contains($0.firstArrival) }
+            #expect(frames.allSatisfy { $0.isComplete }, "subscriber \(i)")
+            // 2.8 s at 30 frames/s: TID 0 is every fourth frame, TID 0-1 every second.
+            let expected = [21, 42, 84][i]
+            #expect(abs(frames.count - expected) <= 3, "subscriber \(i): \(frames.count) frames in 2.8 s")
+            var previous: UInt16?
+            var gaps = 0
+            for f in frames {
+                guard let id = f.pictureID else { continue }
+                if let p = previous, id != (p &+ 1) & 0x7FFF { gaps += 1 }
+                previous = id
+            }
+            #expect(gaps == 0, "subscriber \(i): picture ID gaps")
+            #expect(s.discontinuities == 0, "subscriber \(i)")
+        }
+        // Subscriber 0 raises its temporal layer: more frames, still without gaps.
+        try sim.routers[0].setPreferences(consumers[0], spatialLayer: 1, temporalLayer: 2, paused: false, now: sim.now)
+        let changed = sim.now
+        sim.run(for: .seconds(2))
+        let after = sim.subscribers[0].orderedFrames.filter { $0.firstArrival >= changed + .milliseconds(500) }
+        #expect(after.count >= 40)
+        #expect(sim.subscribers[0].discontinuities == 0)
+        #expect(sim.outputs.allSatisfy { $0.sequenceGaps == 0 })
+    }
+
     /// Six subscribers behind different bandwidth caps: each one's send-side estimate (transport-cc
     /// feedback, probing) settles it on the highest layer its link carries, switching only at keyframes;
     /// lowering a cap mid-stream moves the subscriber down within 2 s.
