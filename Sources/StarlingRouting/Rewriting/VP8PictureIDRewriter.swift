@@ -42,22 +42,35 @@ public struct VP8PictureIDRewriter: Sendable {
         pictureID.drop(Int64(id.value), modulus: id.isLong ? 1 << 15 : 1 << 7)
     }
 
-    /// Rewrites the descriptor at the start of `payload` (a VP8 RTP payload of the current source) in place.
-    /// Returns false, writing nothing, when the descriptor is truncated.
-    public mutating func rewrite(payload: UnsafeMutableRawBufferPointer) -> Bool {
-        guard let d = try? VP8PayloadDescriptor(parsingPrefixOf: UnsafeRawBufferPointer(payload)) else { return false }
+    /// The fields as they went out (-1: absent), for the sent history.
+    public struct Written: Hashable, Sendable {
+        public var pictureID: Int32 = -1
+        public var tl0PicIdx: Int16 = -1
+        public var keyIndex: Int16 = -1
+    }
+
+    /// Rewrites the descriptor at the start of `payload` (a VP8 RTP payload of the current source) in place
+    /// and returns the values written. Returns nil, writing nothing, when the descriptor is truncated.
+    @discardableResult
+    public mutating func rewrite(payload: UnsafeMutableRawBufferPointer) -> Written? {
+        guard let d = try? VP8PayloadDescriptor(parsingPrefixOf: UnsafeRawBufferPointer(payload)) else { return nil }
         let id = d.pictureID.flatMap { pictureID.map(Int64($0.value), modulus: $0.isLong ? 1 << 15 : 1 << 7) }
         let t = d.tl0PicIdx.flatMap { tl0PicIdx.map(Int64($0), modulus: 1 << 8) }
         let k = d.keyIndex.flatMap { keyIndex.map(Int64($0), modulus: 1 << 5) }
+        let written = Written(
+            pictureID: id.map { Int32(truncatingIfNeeded: $0 & (d.pictureID!.isLong ? 0x7FFF : 0x7F)) }
+                ?? d.pictureID.map { Int32($0.value) } ?? -1,
+            tl0PicIdx: t.map { Int16(truncatingIfNeeded: $0 & 0xFF) } ?? d.tl0PicIdx.map { Int16($0) } ?? -1,
+            keyIndex: k.map { Int16(truncatingIfNeeded: $0 & 0x1F) } ?? d.keyIndex.map { Int16($0) } ?? -1)
         do {
             try VP8PayloadDescriptor.rewrite(
                 payload, pictureID: id.map { UInt16(truncatingIfNeeded: $0 & 0x7FFF) },
                 tl0PicIdx: t.map { UInt8(truncatingIfNeeded: $0) },
                 keyIndex: k.map { UInt8(truncatingIfNeeded: $0 & 0x1F) })
         } catch {
-            return false
+            return nil
         }
-        return true
+        return written
     }
 
     /// One wrapping counter: input unwrapped in the source's modulus, output = extended input + offset -

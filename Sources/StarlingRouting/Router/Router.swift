@@ -430,11 +430,10 @@ public final class Router {
         var entry = SentHistory.Entry()
         if info.vp8 {
             let payload = UnsafeMutableRawBufferPointer(rebasing: scratch[written.payloadOffset..<written.length])
-            _ = consumer.vp8.rewrite(payload: payload)
-            if let d = try? VP8PayloadDescriptor(parsingPrefixOf: UnsafeRawBufferPointer(payload)) {
-                entry.pictureID = d.pictureID.map { Int32($0.value) } ?? -1
-                entry.tl0PicIdx = d.tl0PicIdx.map { Int16($0) } ?? -1
-                entry.keyIndex = d.keyIndex.map { Int16($0) } ?? -1
+            if let w = consumer.vp8.rewrite(payload: payload) {
+                entry.pictureID = w.pictureID
+                entry.tl0PicIdx = w.tl0PicIdx
+                entry.keyIndex = w.keyIndex
             }
         }
         if let history = consumer.history {

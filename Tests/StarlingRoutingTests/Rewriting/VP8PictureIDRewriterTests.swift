@@ -14,11 +14,15 @@ private func rewritten(
     d.serialize(into: &bytes)
     let length = bytes.count
     bytes += [0x10, 0x02, 0x00]
-    #expect(bytes.withUnsafeMutableBytes { rewriter.rewrite(payload: $0) })
+    let written = bytes.withUnsafeMutableBytes { rewriter.rewrite(payload: $0) }
+    #expect(written != nil)
     #expect(Array(bytes[length...]) == [0x10, 0x02, 0x00], "VP8 data untouched")
     let out = try bytes.withUnsafeBytes { b throws(WireError) in try VP8PayloadDescriptor(parsingPrefixOf: b) }
     #expect(out.temporalLayer == d.temporalLayer, "TID/Y kept")
     #expect(out.pictureID?.isLong == d.pictureID?.isLong, "layout kept")
+    #expect(written?.pictureID == out.pictureID.map { Int32($0.value) } ?? -1, "returned as written")
+    #expect(written?.tl0PicIdx == out.tl0PicIdx.map { Int16($0) } ?? -1)
+    #expect(written?.keyIndex == out.keyIndex.map { Int16($0) } ?? -1)
     return out
 }
 
@@ -115,7 +119,7 @@ struct VP8PictureIDRewriterTests {
         let d = try rewritten(&r, pictureID: nil, tl0: nil, tid: nil)
         #expect(d.pictureID == nil && d.tl0PicIdx == nil)
         var truncated: [UInt8] = [0x90, 0x80]  // X, I set but no picture ID octet
-        #expect(!truncated.withUnsafeMutableBytes { r.rewrite(payload: $0) })
+        #expect(truncated.withUnsafeMutableBytes { r.rewrite(payload: $0) } == nil)
         #expect(truncated == [0x90, 0x80])
     }
 }
