@@ -25,53 +25,30 @@ struct EchoAnswer {
     var tracks: [Track]
     /// Extension id of `sdes:mid` in the offer (kept in the answer), if offered.
     var midExtensionID: UInt8?
-    var dtlsRole: DTLSEndpoint.Role
-    var remoteCredentials: ICECredentials
-    var remoteFingerprints: [SDP.Fingerprint]
+    let transport: BundledAnswer
+    var dtlsRole: DTLSEndpoint.Role { transport.dtlsRole }
+    var remoteCredentials: ICECredentials { transport.remoteCredentials }
+    var remoteFingerprints: [SDP.Fingerprint] { transport.remoteFingerprints }
 
     init(
         offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
         port: Int, newSSRC: () -> UInt32
     ) throws {
-        guard let firstMedia = offer.media.first else { throw Unanswerable(description: "the offer has no m= line") }
-        guard let credentials = offer.iceCredentials(for: firstMedia) else {
-            throw Unanswerable(description: "the offer has no a=ice-ufrag/a=ice-pwd")
-        }
-        remoteCredentials = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
-        remoteFingerprints = offer.fingerprints(for: firstMedia)
-        guard !remoteFingerprints.isEmpty else { throw Unanswerable(description: "the offer has no a=fingerprint") }
-        // RFC 5763 §5: answer an actpass or active offer with passive (we are the DTLS server).
-        let offeredSetup = firstMedia.setup ?? offer.setup ?? .actpass
-        let ourSetup: SDP.Setup = offeredSetup == .passive ? .active : .passive
-        dtlsRole = ourSetup == .active ? .client : .server
-
-        var answer = SessionDescription(origin: SDP.Origin(sessionID: String(UInt64.random(in: 1...UInt64(Int64.max))), sessionVersion: 1))
-        answer.sessionName = "starling-echo"
-        answer.attributes.append(.iceLite)
+        let transport = try BundledAnswer(
+            offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: port)
+        var answer = transport.makeSession(name: "starling-echo")
         var tracks: [Track] = []
         var midExtensionID: UInt8?
         var bundled: [String] = []
-        let candidates = candidateAddresses.enumerated().map { i, address in
-            ICECandidate(
-                foundation: "\(i + 1)", priority: UInt32(2_130_706_431 - i), address: address, port: UInt16(clamping: port))
-        }
         for m in offer.media {
             guard let mid = m.mid else { throw Unanswerable(description: "m=\(m.kind) without a=mid") }
-            var section = MediaDescription(kind: m.kind, port: 9, proto: m.proto, connection: SDP.Connection(address: "0.0.0.0"))
             let wanted = m.kind == .audio ? "opus" : m.kind == .video ? "vp8" : nil
             guard let wanted, m.port != 0, let codec = m.codecs.first(where: { $0.name.lowercased() == wanted }) else {
-                // Rejected m-line (RFC 8829 §5.3.1): port 0, same format list, mid kept.
-                section.port = 0
-                section.formats = m.formats
-                section.attributes = [.mid(mid)]
-                answer.media.append(section)
+                answer.media.append(BundledAnswer.rejected(m, mid: mid))
                 continue
             }
             bundled.append(mid)
-            section.attributes = candidates.map { .candidate($0) } + [
-                .endOfCandidates, .iceUfrag(local.ufrag), .icePwd(local.pwd), .iceOptions(["ice2"]),
-                .fingerprint(fingerprint), .setup(ourSetup), .mid(mid),
-            ]
+            var section = transport.accepted(m, mid: mid)
             if let id = m.extmapID(for: SDP.ExtMap.URI.sdesMid) {
                 section.attributes.append(.extmap(SDP.ExtMap(id: id, uri: SDP.ExtMap.URI.sdesMid)))
                 midExtensionID = UInt8(clamping: id)
@@ -92,8 +69,8 @@ struct EchoAnswer {
                     announcedSourceSSRCs: m.ssrcAttributes.map(\.ssrc).uniqued()))
         }
         guard !tracks.isEmpty else { throw Unanswerable(description: "the offer has no audio (Opus) or video (VP8) to echo") }
-        answer.attributes.insert(.group(SDP.Group(semantics: .bundle, mids: bundled)), at: 0)
-        answer.attributes.append(.msidSemantic(SDP.MSIDSemantic(semantic: "WMS", identifiers: ["starling-echo"])))
+        BundledAnswer.finish(&answer, bundled: bundled, streamIDs: ["starling-echo"])
+        self.transport = transport
         self.answer = answer
         self.tracks = tracks
         self.midExtensionID = midExtensionID

@@ -33,9 +33,7 @@ struct RoomAnswer {
         var parameters: ConsumerParameters
     }
 
-    struct Unanswerable: Error, CustomStringConvertible {
-        var description: String
-    }
+    typealias Unanswerable = BundledAnswer.Unanswerable
 
     /// Payload formats the router forwards, in the order we prefer them when the offer does not decide.
     static let supportedCodecs: [String: CodecKind] = ["opus": .opus, "vp8": .vp8, "vp9": .vp9, "h264": .h264, "av1": .av1]
@@ -49,45 +47,27 @@ struct RoomAnswer {
     static let supportedFeedback: Set<String> = ["nack", "nack pli", "ccm fir", "transport-cc", "goog-remb"]
 
     let answer: SessionDescription
-    let remoteCredentials: ICECredentials
-    let remoteFingerprints: [SDP.Fingerprint]
-    let dtlsRole: DTLSEndpoint.Role
+    let transport: BundledAnswer
     let published: [Published]
     let subscribed: [Subscribed]
+
+    var remoteCredentials: ICECredentials { transport.remoteCredentials }
+    var remoteFingerprints: [SDP.Fingerprint] { transport.remoteFingerprints }
+    var dtlsRole: DTLSEndpoint.Role { transport.dtlsRole }
 
     init(
         offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
         port: Int, sources: [String: Source], cname: String, newSSRC: () -> UInt32
     ) throws(Unanswerable) {
-        guard let first = offer.media.first(where: { !$0.isRejected }) else {
-            throw Unanswerable(description: "the offer has no m-line that is not rejected")
-        }
-        guard let credentials = offer.iceCredentials(for: first) else {
-            throw Unanswerable(description: "the offer has no a=ice-ufrag/a=ice-pwd")
-        }
-        remoteCredentials = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
-        remoteFingerprints = offer.fingerprints(for: first)
-        guard !remoteFingerprints.isEmpty else { throw Unanswerable(description: "the offer has no a=fingerprint") }
-        // RFC 5763 §5: answer an actpass or active offer with passive (we are the DTLS server).
-        let ourSetup: SDP.Setup = offer.setup(for: first) == .passive ? .active : .passive
-        dtlsRole = ourSetup == .active ? .client : .server
-
-        var answer = SessionDescription(
-            origin: SDP.Origin(sessionID: String(UInt64.random(in: 1...UInt64(Int64.max))), sessionVersion: 1))
-        answer.sessionName = "starling"
-        answer.attributes.append(.iceLite)
-        let candidates = candidateAddresses.enumerated().map { i, address in
-            ICECandidate(
-                foundation: "\(i + 1)", priority: UInt32(2_130_706_431 - i), address: address, port: UInt16(clamping: port))
-        }
+        let transport = try BundledAnswer(
+            offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: port)
+        var answer = transport.makeSession(name: "starling")
         var bundled: [String] = []
         var published: [Published] = []
         var subscribed: [Subscribed] = []
         var streamIDs: [String] = []
         for m in offer.media {
             guard let mid = m.mid else { throw Unanswerable(description: "m=\(m.kind) without a=mid") }
-            var section = MediaDescription(
-                kind: m.kind, port: 9, proto: m.proto, connection: SDP.Connection(address: "0.0.0.0"))
             let direction = m.effectiveDirection
             let source = sources[mid]
             let sends = direction == .sendonly || direction == .sendrecv
@@ -96,18 +76,11 @@ struct RoomAnswer {
             guard m.kind == .audio || m.kind == .video, !m.isRejected, sends || receives,
                 let (codec, kind) = Self.pickCodec(in: m, restrictedTo: wanted)
             else {
-                // Rejected m-line (RFC 8829 §5.3.1): port 0, the same format list, mid kept.
-                section.port = 0
-                section.formats = m.formats
-                section.attributes = [.mid(mid)]
-                answer.media.append(section)
+                answer.media.append(BundledAnswer.rejected(m, mid: mid))
                 continue
             }
             bundled.append(mid)
-            section.attributes = candidates.map { .candidate($0) } + [
-                .endOfCandidates, .iceUfrag(local.ufrag), .icePwd(local.pwd), .iceOptions(["ice2"]),
-                .fingerprint(fingerprint), .setup(ourSetup), .mid(mid),
-            ]
+            var section = transport.accepted(m, mid: mid)
             var uris: [String: UInt8] = [:]
             for ext in m.extmaps where Self.supportedExtensions.contains(ext.uri) && ext.id <= 255 {
                 section.attributes.append(.extmap(SDP.ExtMap(id: ext.id, uri: ext.uri)))
@@ -185,9 +158,9 @@ struct RoomAnswer {
         guard !bundled.isEmpty else {
             throw Unanswerable(description: "the offer has no m-line with a codec we forward (Opus, VP8, VP9, H.264, AV1)")
         }
-        answer.attributes.insert(.group(SDP.Group(semantics: .bundle, mids: bundled)), at: 0)
-        answer.attributes.append(.msidSemantic(SDP.MSIDSemantic(semantic: "WMS", identifiers: streamIDs)))
+        BundledAnswer.finish(&answer, bundled: bundled, streamIDs: streamIDs)
         self.answer = answer
+        self.transport = transport
         self.published = published
         self.subscribed = subscribed
     }

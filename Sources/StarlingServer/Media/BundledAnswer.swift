@@ -1,0 +1,78 @@
+import StarlingTransport
+import StarlingWire
+
+/// The transport half of every answer Starling gives (the echo endpoint's and a room's): we are an
+/// ICE-lite peer (RFC 8445 §2.5) with host candidates on the configured addresses only, one DTLS
+/// transport for every accepted m-line (BUNDLE, RFC 8843) with RTP/RTCP multiplexing (RFC 5761), and the
+/// DTLS server unless the offerer is passive (RFC 5763 §5).
+struct BundledAnswer {
+    struct Unanswerable: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    let remoteCredentials: ICECredentials
+    let remoteFingerprints: [SDP.Fingerprint]
+    let dtlsRole: DTLSEndpoint.Role
+    let setup: SDP.Setup
+    let local: ICECredentials
+    let fingerprint: SDP.Fingerprint
+    let candidates: [ICECandidate]
+
+    init(
+        offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
+        port: Int
+    ) throws(Unanswerable) {
+        guard let first = offer.media.first(where: { !$0.isRejected }) else {
+            throw Unanswerable(description: "the offer has no m-line that is not rejected")
+        }
+        guard let credentials = offer.iceCredentials(for: first) else {
+            throw Unanswerable(description: "the offer has no a=ice-ufrag/a=ice-pwd")
+        }
+        remoteCredentials = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
+        remoteFingerprints = offer.fingerprints(for: first)
+        guard !remoteFingerprints.isEmpty else { throw Unanswerable(description: "the offer has no a=fingerprint") }
+        // RFC 5763 §5: answer an actpass or active offer with passive (we are the DTLS server).
+        setup = offer.setup(for: first) == .passive ? .active : .passive
+        dtlsRole = setup == .active ? .client : .server
+        self.local = local
+        self.fingerprint = fingerprint
+        candidates = candidateAddresses.enumerated().map { i, address in
+            ICECandidate(
+                foundation: "\(i + 1)", priority: UInt32(2_130_706_431 - i), address: address, port: UInt16(clamping: port))
+        }
+    }
+
+    /// An empty ICE-lite session description to add the media sections to.
+    func makeSession(name: String) -> SessionDescription {
+        var answer = SessionDescription(
+            origin: SDP.Origin(sessionID: String(UInt64.random(in: 1...UInt64(Int64.max))), sessionVersion: 1))
+        answer.sessionName = name
+        answer.attributes.append(.iceLite)
+        return answer
+    }
+
+    /// The answer to an m-line we refuse (RFC 8829 §5.3.1): port 0, the same format list, the mid kept.
+    static func rejected(_ m: MediaDescription, mid: String) -> MediaDescription {
+        var section = MediaDescription(kind: m.kind, port: 0, proto: m.proto, connection: SDP.Connection(address: "0.0.0.0"))
+        section.formats = m.formats
+        section.attributes = [.mid(mid)]
+        return section
+    }
+
+    /// An accepted m-line with the transport attributes (candidates, ICE, DTLS, mid); the caller adds
+    /// direction, codecs and the rest.
+    func accepted(_ m: MediaDescription, mid: String) -> MediaDescription {
+        var section = MediaDescription(kind: m.kind, port: 9, proto: m.proto, connection: SDP.Connection(address: "0.0.0.0"))
+        section.attributes = candidates.map { .candidate($0) } + [
+            .endOfCandidates, .iceUfrag(local.ufrag), .icePwd(local.pwd), .iceOptions(["ice2"]),
+            .fingerprint(fingerprint), .setup(setup), .mid(mid),
+        ]
+        return section
+    }
+
+    /// Ends the session: the BUNDLE group of the accepted mids first (RFC 8843 §7.3) and the msid semantic.
+    static func finish(_ answer: inout SessionDescription, bundled: [String], streamIDs: [String]) {
+        answer.attributes.insert(.group(SDP.Group(semantics: .bundle, mids: bundled)), at: 0)
+        answer.attributes.append(.msidSemantic(SDP.MSIDSemantic(semantic: "WMS", identifiers: streamIDs)))
+    }
+}
