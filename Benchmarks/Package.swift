@@ -1,6 +1,6 @@
 // swift-tools-version: 6.1
-// Starling benchmarks (ordo-one/benchmark): time and malloc counts of the wire parsers, and later of the
-// transport and forwarding paths. Run with `make bench` (or `swift package benchmark` here).
+// Starling benchmarks (ordo-one/benchmark): time and malloc counts of the wire parsers, the transport path
+// (SRTP) and the forwarding path (Router). Run with `make bench` (or `swift package benchmark` here).
 import PackageDescription
 
 let package = Package(
@@ -29,6 +29,16 @@ let package = Package(
                 .product(name: "StarlingTransport", package: "Starling"),
             ],
             path: "Benchmarks/TransportBenchmarks",
+            plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        .executableTarget(
+            name: "RoutingBenchmarks",
+            dependencies: [
+                .product(name: "Benchmark", package: "benchmark"),
+                .product(name: "StarlingRouting", package: "Starling"),
+                .product(name: "StarlingTransport", package: "Starling"),
+            ],
+            path: "Benchmarks/RoutingBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
         ),
     ]

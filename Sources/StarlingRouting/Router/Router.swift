@@ -70,6 +70,10 @@ public final class Router {
     private let rtxScratch: UnsafeMutableRawBufferPointer
     private let rtcpScratch: UnsafeMutableRawBufferPointer
     private var rtcpBytes: [UInt8] = []
+    /// Reused by `allocate` and `sendReports` (taken out for the call, so appending does not copy): the
+    /// periodic work allocates nothing once they have grown to the room's size.
+    private var allocationScratch: [(consumer: Consumer, layer: Int, max: Int)] = []
+    private var reportBlocksScratch: [ReportBlock] = []
     var speakers = ActiveSpeakerDetector<ProducerID>()
     /// The latest `now` seen, for control operations that take none.
     private var lastNow = Instant.zero
@@ -661,7 +665,12 @@ public final class Router {
             c.sender.makeSenderReport(now: now, wallClock: ntp)?.serialize(into: &rtcpBytes)
         }
         // ... and an RR for what we receive on it (§6.4.2), at most 31 blocks per packet.
-        var blocks: [ReportBlock] = []
+        var blocks = reportBlocksScratch
+        reportBlocksScratch = []
+        defer {
+            blocks.removeAll(keepingCapacity: true)
+            reportBlocksScratch = blocks
+        }
         for p in t.producers {
             for s in p.streams {
                 guard var stats = s.statistics, stats.hasReceived else { continue }
@@ -768,7 +777,12 @@ public final class Router {
         var desired = 0
         var sending = 0
         var remaining = budget
-        var video: [(consumer: Consumer, layer: Int, max: Int)] = []
+        var video = allocationScratch
+        allocationScratch = []
+        defer {
+            video.removeAll(keepingCapacity: true)
+            allocationScratch = video
+        }
         for c in t.consumers {
             if c.producer.kind == .audio {
                 if !c.layers.paused { remaining -= c.producer.streams[0].currentBitrate(now: now) }
