@@ -51,9 +51,13 @@ public struct VP8PictureIDRewriter: Sendable {
 
     /// Rewrites the descriptor at the start of `payload` (a VP8 RTP payload of the current source) in place
     /// and returns the values written. Returns nil, writing nothing, when the descriptor is truncated.
+    /// `descriptor`, when given, is the payload's descriptor already parsed (the router parses each packet
+    /// once, then rewrites every copy).
     @discardableResult
-    public mutating func rewrite(payload: UnsafeMutableRawBufferPointer) -> Written? {
-        guard let d = try? VP8PayloadDescriptor(parsingPrefixOf: UnsafeRawBufferPointer(payload)) else { return nil }
+    public mutating func rewrite(payload: UnsafeMutableRawBufferPointer, descriptor: VP8PayloadDescriptor? = nil) -> Written? {
+        guard let d = descriptor ?? (try? VP8PayloadDescriptor(parsingPrefixOf: UnsafeRawBufferPointer(payload))) else {
+            return nil
+        }
         let id = d.pictureID.flatMap { pictureID.map(Int64($0.value), modulus: $0.isLong ? 1 << 15 : 1 << 7) }
         let t = d.tl0PicIdx.flatMap { tl0PicIdx.map(Int64($0), modulus: 1 << 8) }
         let k = d.keyIndex.flatMap { keyIndex.map(Int64($0), modulus: 1 << 5) }

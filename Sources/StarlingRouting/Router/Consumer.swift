@@ -14,6 +14,8 @@ import StarlingWire
 public final class Consumer {
     public let id: ConsumerID
     public let transport: TransportID
+    /// The subscriber transport's state (it owns this consumer; unowned to break the cycle).
+    unowned let transportState: TransportState
     public let producer: Producer
     public internal(set) var parameters: ConsumerParameters
     public internal(set) var layers: LayerSelection
@@ -44,9 +46,10 @@ public final class Consumer {
     public internal(set) var counters = Counters()
     var bitrate = BitrateWindow(window: .seconds(1), buckets: 10)
 
-    init(id: ConsumerID, transport: TransportID, producer: Producer, parameters: ConsumerParameters) {
+    init(id: ConsumerID, transport: TransportState, producer: Producer, parameters: ConsumerParameters) {
         self.id = id
-        self.transport = transport
+        self.transport = transport.id
+        self.transportState = transport
         self.producer = producer
         self.parameters = parameters
         layers = LayerSelection(

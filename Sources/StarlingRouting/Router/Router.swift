@@ -171,7 +171,7 @@ public final class Router {
             throw .duplicateSSRC(s)
         }
         let id = ConsumerID(allocateID())
-        let consumer = Consumer(id: id, transport: transport, producer: producer, parameters: parameters)
+        let consumer = Consumer(id: id, transport: t, producer: producer, parameters: parameters)
         consumers[id] = consumer
         producer.consumers.append(consumer)
         t.consumers.append(consumer)
@@ -434,7 +434,7 @@ public final class Router {
         var entry = SentHistory.Entry()
         if info.vp8 {
             let payload = UnsafeMutableRawBufferPointer(rebasing: scratch[written.payloadOffset..<written.length])
-            if let w = consumer.vp8.rewrite(payload: payload) {
+            if let w = consumer.vp8.rewrite(payload: payload, descriptor: info.vp8Descriptor) {
                 entry.pictureID = w.pictureID
                 entry.tl0PicIdx = w.tl0PicIdx
                 entry.keyIndex = w.keyIndex
@@ -453,17 +453,17 @@ public final class Router {
         consumer.counters.packetsSent += 1
         consumer.counters.bytesSent += written.length
         consumer.bitrate.add(bytes: written.length, at: now)
-        sendRTP(scratch, written, to: consumer.transport, now: now)
+        sendRTP(scratch, written, to: consumer.transportState, now: now)
     }
 
-    private func sendRTP(_ buffer: UnsafeMutableRawBufferPointer, _ written: Consumer.Written, to transport: TransportID, now: Instant) {
-        if let offset = written.transportSequenceOffset, let t = transports[transport] {
+    private func sendRTP(_ buffer: UnsafeMutableRawBufferPointer, _ written: Consumer.Written, to t: TransportState, now: Instant) {
+        if let offset = written.transportSequenceOffset {
             let seq = t.sequencer.next(size: written.length, now: now)
             buffer[offset] = UInt8(seq >> 8)
             buffer[offset + 1] = UInt8(seq & 0xFF)
         }
         counters.rtpOut += 1
-        output.send(rtp: buffer, length: written.length, to: transport)
+        output.send(rtp: buffer, length: written.length, to: t.id)
     }
 
     // MARK: - Retransmission (RFC 4585 §6.2.1, RFC 4588)
@@ -499,10 +499,10 @@ public final class Router {
                 else { return false }
                 consumer.rtx = rtx
                 written.length = length
-                sendRTP(rtxScratch, written, to: consumer.transport, now: now)
+                sendRTP(rtxScratch, written, to: consumer.transportState, now: now)
             } else {
                 if padding { return false }  // padding only ever goes on the RTX stream
-                sendRTP(scratch, written, to: consumer.transport, now: now)
+                sendRTP(scratch, written, to: consumer.transportState, now: now)
             }
             sentBytes = written.length
             return true
