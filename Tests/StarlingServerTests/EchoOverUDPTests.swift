@@ -9,9 +9,10 @@ import Testing
 
 @testable import StarlingServer
 
-/// Our own client (StarlingClient: controlling ICE, DTLS client) against the echo endpoint over real UDP
-/// sockets on 127.0.0.1, in both port modes; garbage sent to the server's socket meanwhile is dropped and
-/// counted while the session goes on.
+/// Our own client (StarlingClient: controlling ICE, DTLS client) against the echo endpoint (a room of one
+/// transport whose router sends each stream back under our SSRC) over real UDP sockets on 127.0.0.1, in
+/// both port modes; garbage sent to the server's socket meanwhile is dropped and counted while the session
+/// goes on.
 @Suite(.serialized) struct EchoOverUDPTests {
     /// A UDP socket on 127.0.0.1 whose received datagrams are collected for the test task to drain.
     final class ClientSocket: ChannelInboundHandler, Sendable {
@@ -43,6 +44,15 @@ import Testing
 
     static func now() -> Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds)) }
 
+    /// A one-packet VP8 frame of 1003 bytes: descriptor (X, S, 7-bit picture ID) and a frame tag (RFC 6386
+    /// §9.1: P bit 0 plus start code and size for a keyframe).
+    static func vp8Frame(index: Int, keyframe: Bool) -> [UInt8] {
+        var payload: [UInt8] = [0x90, 0x80, UInt8(index & 0x7F)]
+        payload += keyframe ? [0x10, 0x00, 0x00, 0x9D, 0x01, 0x2A, 0x40, 0x01, 0xF0, 0x00] : [0x11, 0x00, 0x00]
+        payload += [UInt8](repeating: 0x42, count: 1003 - payload.count)
+        return payload
+    }
+
     @Test(arguments: [StarlingConfiguration.Media.PortMode.singlePort, .portRange])
     func echoesRTPBackOverLoopback(mode: StarlingConfiguration.Media.PortMode) async throws {
         var configuration = StarlingConfiguration()
@@ -69,19 +79,20 @@ import Testing
 
         var echoed: [RTPPacket] = []
         var sent = 0
-        // The echo of sequence number 10 is "lost" on the way to us (dropped before decryption; the RTP
-        // header travels in the clear), so a NACK for it can be answered later.
-        let lostSequenceNumber: UInt16 = 10
-        var droppedLost = false
+        // The 10th echoed packet is "lost" on the way to us (dropped before decryption; the RTP header
+        // travels in the clear), so a NACK for it can be answered later.
+        var lostSequenceNumber: UInt16?
+        var seenEchoes = 0
         let deadline = Self.now() + .seconds(15)
         while Self.now() < deadline && echoed.count < 100 {
             let now = Self.now()
             for datagram in handler.drain() {
-                let isLost = datagram.bytes.count > 12 && datagram.bytes[0] & 0xC0 == 0x80 && datagram.bytes[1] == 96
-                    && UInt16(datagram.bytes[2]) << 8 | UInt16(datagram.bytes[3]) == lostSequenceNumber
-                if isLost && !droppedLost {
-                    droppedLost = true
-                    continue
+                if datagram.bytes.count > 12, datagram.bytes[0] & 0xC0 == 0x80, datagram.bytes[1] & 0x7F == 96 {
+                    seenEchoes += 1
+                    if seenEchoes == 10 {
+                        lostSequenceNumber = UInt16(datagram.bytes[2]) << 8 | UInt16(datagram.bytes[3])
+                        continue
+                    }
                 }
                 var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
                 let count = datagram.bytes.count
@@ -98,11 +109,12 @@ import Testing
                     AddressedEnvelope(remoteAddress: SocketAddress(t.destination), data: ByteBuffer(bytes: t.bytes)))
             }
             if transport.isConnected, let destination = transport.destination, sent < 150 {
-                // Publish a burst of VP8-ish packets; some garbage goes to the server's socket in between.
+                // Publish a burst of one-packet VP8 frames (RFC 7741 descriptor with a 7-bit picture ID, a
+                // keyframe every 30); some garbage goes to the server's socket in between.
                 for _ in 0..<10 {
                     let plain = RTPPacket(
-                        payloadType: 96, sequenceNumber: UInt16(sent), timestamp: UInt32(sent) * 3000, ssrc: track.ssrc,
-                        payload: [0x90, 0x80, UInt8(sent & 0x7F)] + [UInt8](repeating: 0x42, count: 1000)
+                        marker: true, payloadType: 96, sequenceNumber: UInt16(sent), timestamp: UInt32(sent) * 3000,
+                        ssrc: track.ssrc, payload: Self.vp8Frame(index: sent, keyframe: sent % 30 == 0)
                     ).serialized()
                     var buffer = plain + [UInt8](repeating: 0, count: 32)
                     let length = try buffer.withUnsafeMutableBytes { raw throws(SRTPError) -> Int in
@@ -121,9 +133,10 @@ import Testing
         }
         // A NACK for an echoed packet is answered from the cache (same sequence number, same payload), and a
         // PLI for the echoed stream comes back as a PLI for our own stream (we are its publisher).
-        #expect(droppedLost && !echoed.contains { $0.sequenceNumber == lostSequenceNumber })
+        let lost = try #require(lostSequenceNumber)
+        #expect(!echoed.contains { $0.sequenceNumber == lost })
         let echoSSRCValue = try #require(echoed.first?.ssrc)
-        var feedback = GenericNACK(senderSSRC: track.ssrc, mediaSSRC: echoSSRCValue, lostSequenceNumbers: [lostSequenceNumber])
+        var feedback = GenericNACK(senderSSRC: track.ssrc, mediaSSRC: echoSSRCValue, lostSequenceNumbers: [lost])
             .serialized()
         PictureLossIndication(senderSSRC: track.ssrc, mediaSSRC: echoSSRCValue).serialize(into: &feedback)
         let plainLength = feedback.count
@@ -146,18 +159,25 @@ import Testing
                 }
                 switch received {
                 case .rtp(let n):
-                    if let p = try? RTPPacket(parsing: Array(buffer[0..<n])), p.sequenceNumber == lostSequenceNumber { resent = p }
+                    if let p = try? RTPPacket(parsing: Array(buffer[0..<n])), p.sequenceNumber == lost { resent = p }
                 case .rtcp(let n):
-                    if let p = try? PictureLossIndication(parsing: Array(buffer[0..<n])) { pli = p }
+                    // A compound packet may carry the PLI after a report.
+                    Array(buffer[0..<n]).withUnsafeBytes { raw in
+                        var iterator = RTCPPacketIterator(raw)
+                        while let view = try? iterator.next() {
+                            if view.kind == .pictureLossIndication, let fb = try? view.feedback() {
+                                pli = PictureLossIndication(senderSSRC: fb.senderSSRC, mediaSSRC: fb.mediaSSRC)
+                            }
+                        }
+                    }
                 case .none:
                     break
                 }
             }
             try await Task.sleep(for: .milliseconds(5))
         }
-        #expect(resent?.ssrc == echoSSRCValue && resent?.payload.count == 1003 && resent?.payload[2] == 10,
-                "the NACKed packet comes back from the cache")
-        #expect(pli?.mediaSSRC == track.ssrc && pli?.senderSSRC == echoSSRCValue)
+        #expect(resent?.ssrc == echoSSRCValue && resent?.payload.count == 1003, "the NACKed packet comes back from the cache")
+        #expect(pli?.mediaSSRC == track.ssrc, "a PLI for the echoed stream becomes a PLI for ours")
 
         try await channel.close()
         try await garbageChannel.close()

@@ -54,7 +54,7 @@ func addEchoRoutes(to router: Router<BasicRequestContext>, media: MediaService) 
             headers[.contentType] = "application/sdp"
             headers[.location] = "/v1/echo/\(id)"
             return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer)))
-        } catch let error as EchoError {
+        } catch let error as Room.RoomError {
             context.logger.info("echo offer rejected", metadata: ["reason": "\(error)"])
             return textResponse(.badRequest, "\(error)\n")
         }

@@ -4,8 +4,7 @@ import NIOPosix
 import StarlingTransport
 import StarlingWire
 
-/// What a media loop delivers to: something that owns a `PeerTransport` (an echo session now, a room
-/// participant later). Runs only on its loop, called synchronously by it.
+/// What a media loop delivers to: something that owns a `PeerTransport` (a room's transport). Runs only on its loop, called synchronously by it.
 protocol MediaPeer: AnyObject {
     var transport: PeerTransport { get }
     /// Whether the peer is done (failed, closed, or never connected in time); the loop then removes it.
@@ -262,11 +261,6 @@ actor MediaLoop {
         }
         flush()
         for peer in finished { remove(peer) }
-    }
-
-    /// The peer registered under `id` (for the control plane), if any.
-    func peer(where predicate: (any MediaPeer) -> Bool) -> (any MediaPeer)? {
-        peers.values.first { predicate($0.peer) }?.peer
     }
 }
 

@@ -14,7 +14,6 @@ public final class MediaService: Service, Sendable {
     let settings: StarlingConfiguration.Media
     let logger: Logger
     private let nextLoop = NIOLockedValueBox(0)
-    private let echoSessions = NIOLockedValueBox([String: Int]())
     private let rooms = NIOLockedValueBox([String: Room]())
 
     /// Binds the media sockets (single-port mode) on `group`'s loops.
@@ -104,18 +103,33 @@ public final class MediaService: Service, Sendable {
         return true
     }
 
-    /// Answers an echo offer (POST /v1/echo); returns the session id and the SDP answer.
+    /// Answers an echo offer (POST /v1/echo): a room of its own whose one transport receives back, on
+    /// each sendrecv m-line, what it sends there, through the router (rewritten under our SSRC, NACK/RTX,
+    /// keyframe requests, reports, bandwidth estimation). Returns the session (room) id and the answer.
     func createEchoSession(offer: String) async throws -> (id: String, answer: String) {
-        let (index, loop) = pickLoop()
-        let result = try await loop.createEchoSession(
-            offer: offer, certificate: certificate, candidateAddresses: settings.candidateAddresses)
-        echoSessions.withLockedValue { $0[result.id] = index }
-        return result
+        let id = "echo-\(UInt64.random(in: 1...UInt64.max))"
+        let room = Room(id: id, loop: pickLoop().loop, logger: logger)
+        rooms.withLockedValue { $0[id] = room }
+        let registry = rooms
+        await room.start()
+        await room.closeWhenEmpty { id in _ = registry.withLockedValue { $0.removeValue(forKey: id) } }
+        do {
+            let connection = try await room.connect(
+                offer: offer, sources: [:], echo: true, certificate: certificate,
+                candidateAddresses: settings.candidateAddresses)
+            guard !connection.consumers.isEmpty else {
+                throw Room.RoomError.badOffer("the offer has no sendrecv audio or video m-line to echo")
+            }
+            return (id, connection.answer)
+        } catch {
+            await closeRoom(id)
+            throw error
+        }
     }
 
     /// Ends an echo session (DELETE /v1/echo/{id}); false when unknown.
     func endEchoSession(id: String) async -> Bool {
-        guard let index = echoSessions.withLockedValue({ $0.removeValue(forKey: id) }) else { return false }
-        return await loops[index].endEchoSession(id: id)
+        guard id.hasPrefix("echo-") else { return false }
+        return await closeRoom(id)
     }
 }

@@ -46,6 +46,10 @@ actor Room {
     private var tickTask: RepeatedTask?
     private var routerDeadline: Instant?
     private(set) var isClosed = false
+    /// Set for rooms that exist for one peer (the echo endpoint): the room closes once its last transport
+    /// has ended, and `onEmpty` tells the registry.
+    private var closesWhenEmpty = false
+    private var onEmpty: (@Sendable (String) -> Void)?
     private(set) var events: [RouterEvent] = []
 
     init(id: String, loop: MediaLoop, logger: Logger) {
@@ -88,7 +92,7 @@ actor Room {
     /// Answers a participant's offer with a new transport on this room's loop: m-lines it sends on become
     /// producers, m-lines it receives on become consumers of `sources[mid]`.
     func connect(
-        offer text: String, sources: [String: RoomAnswer.Source], certificate: DTLSCertificate,
+        offer text: String, sources: [String: RoomAnswer.Source], echo: Bool = false, certificate: DTLSCertificate,
         candidateAddresses: [String]
     ) async throws -> Connection {
         guard !isClosed else { throw RoomError.closed }
@@ -115,7 +119,8 @@ actor Room {
         do {
             plan = try RoomAnswer(
                 offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses,
-                port: socket.port, sources: sources, cname: "starling", newSSRC: { UInt32.random(in: 1...UInt32.max) })
+                port: socket.port, sources: sources, echo: echo, cname: "starling",
+                newSSRC: { UInt32.random(in: 1...UInt32.max) })
             transport = try PeerTransport(
                 configuration: .init(
                     localCredentials: local, remoteCredentials: plan.remoteCredentials, ice: .lite(.init()),
@@ -135,7 +140,10 @@ actor Room {
                 connection.producers.append((p.mid, try router.addProducer(on: tid, p.parameters, now: now)))
             }
             for s in plan.subscribed {
-                let consumer = try router.addConsumer(on: tid, of: s.producer, s.parameters, now: now)
+                guard let producer = s.producer ?? connection.producers.first(where: { $0.mid == s.mid })?.producer else {
+                    throw RoomError.rejected("m-line \(s.mid) has nothing to receive")
+                }
+                let consumer = try router.addConsumer(on: tid, of: producer, s.parameters, now: now)
                 connection.consumers.append((s.mid, consumer, s.parameters.ssrc, s.parameters.rtxSSRC))
             }
         } catch {
@@ -180,12 +188,21 @@ actor Room {
         loop.assumeIsolated { $0.remove(shared) }
     }
 
+    func closeWhenEmpty(then onEmpty: @escaping @Sendable (String) -> Void) {
+        closesWhenEmpty = true
+        self.onEmpty = onEmpty
+    }
+
     /// Called by the transport when it ended (closed, failed, timed out) and left the loop.
     func transportEnded(_ transport: TransportID) {
         guard transports.removeValue(forKey: transport) != nil else { return }
         output.transports[transport] = nil
         router.removeTransport(transport)
         logger.info("room transport ended", metadata: ["room": "\(id)", "transport": "\(transport)"])
+        if transports.isEmpty, closesWhenEmpty, !isClosed {
+            close()
+            onEmpty?(id)
+        }
     }
 
     /// A transport finished DTLS: its consumers may have missed the keyframe they started on.

@@ -4,7 +4,8 @@ import StarlingWire
 
 /// The answer to a participant's offer for one transport of a room (JSEP, RFC 8829 §5.3), and what it
 /// sets up in the router: each m-line the peer sends on becomes a producer, each m-line it receives on
-/// and that the caller gave a source for becomes a consumer. Every accepted m-line is bundled on one
+/// and that the caller gave a source for becomes a consumer (with `echo`, a sendrecv m-line without a
+/// source receives back what it sends). Every accepted m-line is bundled on one
 /// ICE/DTLS transport (RFC 8843) with RTP/RTCP multiplexing (RFC 5761); we are ICE-lite and the DTLS
 /// server unless the offer says passive (RFC 5763 §5).
 ///
@@ -29,7 +30,8 @@ struct RoomAnswer {
 
     struct Subscribed {
         var mid: String
-        var producer: ProducerID
+        /// nil: the producer this same offer publishes on the same m-line (echo).
+        var producer: ProducerID?
         var parameters: ConsumerParameters
     }
 
@@ -57,7 +59,7 @@ struct RoomAnswer {
 
     init(
         offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
-        port: Int, sources: [String: Source], cname: String, newSSRC: () -> UInt32
+        port: Int, sources: [String: Source], echo: Bool = false, cname: String, newSSRC: () -> UInt32
     ) throws(Unanswerable) {
         let transport = try BundledAnswer(
             offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: port)
@@ -69,9 +71,11 @@ struct RoomAnswer {
         for m in offer.media {
             guard let mid = m.mid else { throw Unanswerable(description: "m=\(m.kind) without a=mid") }
             let direction = m.effectiveDirection
-            let source = sources[mid]
             let sends = direction == .sendonly || direction == .sendrecv
-            let receives = (direction == .recvonly || direction == .sendrecv) && source != nil
+            // Echo: a sendrecv m-line receives what it sends, from the producer it becomes.
+            let echoes = echo && direction == .sendrecv && sources[mid] == nil
+            let source = sources[mid]
+            let receives = (direction == .recvonly || direction == .sendrecv) && (source != nil || echoes)
             let wanted = source.map { [$0.codec] }
             guard m.kind == .audio || m.kind == .video, !m.isRejected, sends || receives,
                 let (codec, kind) = Self.pickCodec(in: m, restrictedTo: wanted)
@@ -134,22 +138,24 @@ struct RoomAnswer {
                             extensions: extensions, mid: mid, nack: nack, keyframeRequest: keyframeRequest,
                             remb: kept.hasFeedback("goog-remb"))))
             }
-            if receives, let source {
+            if receives {
+                let streamID = source?.streamID ?? "starling-echo"
+                let trackID = source?.trackID ?? "echo-\(mid)"
                 let ssrc = newSSRC()
                 let rtxSSRC = rtx == nil ? nil : newSSRC()
-                section.attributes.append(.msid(SDP.MSID(streamID: source.streamID, trackID: source.trackID)))
+                section.attributes.append(.msid(SDP.MSID(streamID: streamID, trackID: trackID)))
                 if let rtxSSRC {
                     section.attributes.append(.ssrcGroup(SDP.SSRCGroup(semantics: .fid, ssrcs: [ssrc, rtxSSRC])))
                 }
                 for s in [ssrc] + (rtxSSRC.map { [$0] } ?? []) {
                     section.attributes.append(.ssrc(SDP.SSRCAttribute(ssrc: s, attribute: "cname", value: cname)))
                     section.attributes.append(
-                        .ssrc(SDP.SSRCAttribute(ssrc: s, attribute: "msid", value: "\(source.streamID) \(source.trackID)")))
+                        .ssrc(SDP.SSRCAttribute(ssrc: s, attribute: "msid", value: "\(streamID) \(trackID)")))
                 }
-                if !streamIDs.contains(source.streamID) { streamIDs.append(source.streamID) }
+                if !streamIDs.contains(streamID) { streamIDs.append(streamID) }
                 subscribed.append(
                     Subscribed(
-                        mid: mid, producer: source.producer,
+                        mid: mid, producer: source?.producer,
                         parameters: ConsumerParameters(
                             ssrc: ssrc, rtxSSRC: rtxSSRC, codec: rtpCodec, extensions: extensions, mid: mid, nack: nack)))
             }
