@@ -93,7 +93,7 @@ actor MediaLoop {
         }
         let loop = self
         tickTask = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { _ in
-            loop.assumeIsolated { $0.tick() }
+            loop.withAssumedIsolation(()) { loop, _ in loop.tick() }
         }
     }
 
@@ -289,13 +289,13 @@ final class MediaDatagramHandler: ChannelInboundHandler {
     init(loop: MediaLoop) { self.loop = loop }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let envelope = unwrapInboundIn(data)
-        let channel = context.channel
-        loop.assumeIsolated { $0.receive(envelope, on: channel) }
+        loop.withAssumedIsolation((unwrapInboundIn(data), context.channel)) { loop, datagram in
+            loop.receive(datagram.0, on: datagram.1)
+        }
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        loop.assumeIsolated { $0.flush() }
+        loop.withAssumedIsolation(()) { loop, _ in loop.flush() }
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -69,7 +69,7 @@ actor Room {
     func start() {
         let room = self
         tickTask = loop.eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { _ in
-            room.assumeIsolated { $0.tick() }
+            room.withAssumedIsolation(()) { room, _ in room.tick() }
         }
     }
 
@@ -293,17 +293,18 @@ final class RoomTransport: MediaPeer {
 
     func receive(_ received: PeerTransport.Received, buffer: UnsafeMutableRawBufferPointer, now: Instant, loop: isolated MediaLoop) {
         let id = self.id
-        // The loop's scratch buffer, lent for this synchronous call on the same thread (the room's executor
+        // The loop's scratch buffer is lent for this synchronous call on the same thread (the room's executor
         // is the loop's event loop).
-        nonisolated(unsafe) let buffer = buffer
         switch received {
         case .none:
             return
         case .rtp(let length):
-            room.assumeIsolated { $0.router.receiveRTP(from: id, packet: buffer, length: length, now: now) }
+            room.withAssumedIsolation((id, buffer, length, now)) { room, p in
+                room.router.receiveRTP(from: p.0, packet: p.1, length: p.2, now: p.3)
+            }
         case .rtcp(let length):
-            room.assumeIsolated {
-                $0.router.receiveRTCP(from: id, packet: UnsafeRawBufferPointer(rebasing: buffer[0..<length]), now: now)
+            room.withAssumedIsolation((id, UnsafeRawBufferPointer(rebasing: buffer[0..<length]), now)) { room, p in
+                room.router.receiveRTCP(from: p.0, packet: p.1, now: p.2)
             }
         }
     }
