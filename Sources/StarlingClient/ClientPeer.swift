@@ -165,4 +165,67 @@ public final class ClientPeer {
             now: now)
         return candidates
     }
+
+    /// Answers an offer from the server (its subscribing connection, RFC 8829 §5.3): each sendonly m-line is
+    /// received (recvonly) with the offer's first codec and its RTX, feedback and extensions as offered;
+    /// inactive and rejected m-lines stay so. The first offer creates the transport: we are the controlling
+    /// ICE agent (the server is ICE-lite) and answer `a=setup:active`, so we are the DTLS client (RFC 5763
+    /// §5). Later offers (renegotiation) keep the transport and update `receivedStreams`.
+    public func answer(offer text: String, now: Instant) throws -> String {
+        let offer: SessionDescription
+        do {
+            offer = try SessionDescription(parsing: text)
+        } catch {
+            throw ClientError.badAnswer("the offer does not parse: \(error)")
+        }
+        var answer = SessionDescription(
+            origin: SDP.Origin(sessionID: String(UInt32.random(in: 1...UInt32.max)), sessionVersion: offer.origin.sessionVersion))
+        var bundled: [String] = []
+        for m in offer.media {
+            guard let mid = m.mid else { throw ClientError.badAnswer("an offered m-line has no mid") }
+            var section = MediaDescription(kind: m.kind, port: 9, proto: m.proto, connection: SDP.Connection(address: "0.0.0.0"))
+            guard !m.isRejected, let codec = m.codecs.first(where: { !$0.isRTX }) else {
+                section.port = 0
+                section.formats = m.formats
+                section.attributes = [.mid(mid)]
+                answer.media.append(section)
+                continue
+            }
+            bundled.append(mid)
+            section.attributes = [
+                .iceUfrag(localCredentials.ufrag), .icePwd(localCredentials.pwd), .fingerprint(certificate.fingerprint),
+                .setup(.active), .mid(mid),
+            ]
+            section.attributes += m.extmaps.map { .extmap(SDP.ExtMap(id: $0.id, uri: $0.uri)) }
+            section.attributes += [.direction(m.effectiveDirection == .sendonly ? .recvonly : .inactive), .rtcpMux]
+            if m.rtcpRsize { section.attributes.append(.rtcpRsize) }
+            section.appendCodec(codec)
+            if let rtx = m.rtxPayloadType(for: codec.payloadType).flatMap({ m.codec(payloadType: $0) }) { section.appendCodec(rtx) }
+            answer.media.append(section)
+            if m.effectiveDirection == .sendonly, let ssrc = m.ssrcAttributes.first?.ssrc {
+                let fid = m.ssrcGroup(.fid).flatMap { $0.ssrcs.count == 2 && $0.ssrcs[0] == ssrc ? $0.ssrcs[1] : nil }
+                receivedStreams[mid] = ReceivedStream(ssrc: ssrc, rtxSSRC: fid)
+            } else {
+                receivedStreams[mid] = nil
+            }
+        }
+        answer.attributes.append(.group(SDP.Group(semantics: .bundle, mids: bundled)))
+        if transport == nil {
+            guard let first = offer.media.first(where: { !$0.isRejected }),
+                let credentials = offer.iceCredentials(for: first)
+            else { throw ClientError.badAnswer("the offer has no ICE credentials") }
+            let candidates = first.candidates.filter { $0.transport.lowercased() == "udp" }.compactMap {
+                STUNAddress("\($0.address.contains(":") ? "[\($0.address)]" : $0.address):\($0.port)")
+            }
+            guard !candidates.isEmpty else { throw ClientError.badAnswer("the offer has no UDP candidate") }
+            transport = try PeerTransport(
+                configuration: .init(
+                    localCredentials: localCredentials,
+                    remoteCredentials: ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd),
+                    ice: .controlling(remoteCandidates: candidates, tieBreaker: UInt64.random(in: 0...UInt64.max)),
+                    dtls: .init(certificate: certificate, role: .client, remoteFingerprints: offer.fingerprints(for: first))),
+                now: now)
+        }
+        return answer.serialized()
+    }
 }

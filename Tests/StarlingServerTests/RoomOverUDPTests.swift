@@ -200,3 +200,123 @@ import Testing
         for loop in media.loops { await loop.stop() }
     }
 }
+
+/// A subscribing peer connection where Starling offers (RFC 8829 §5.2) and renegotiates: a subscriber
+/// receives one publisher, then a second one is added to the same connection by a new offer, then the
+/// first is removed (its m-line goes inactive), all over real sockets with our own client answering.
+@Suite(.serialized) struct SubscriberRenegotiationOverUDPTests {
+    typealias Peer = RoomOverUDPTests.UDPPeer
+
+    @Test func serverOffersAndRenegotiates() async throws {
+        var configuration = StarlingConfiguration()
+        configuration.media.udpPort = 0
+        configuration.media.eventLoops = 1
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let room = await media.room("room-2")
+        let addresses = configuration.media.candidateAddresses
+
+        // Two single-layer publishers.
+        var publishers: [(sim: SimPublisher, peer: Peer, producer: ProducerID)] = []
+        for base in [UInt32(0x7000), 0x8000] {
+            let sim = SimPublisher(node: 0, transport: TransportID(0), ssrcBase: base, bitrates: [400_000])
+            sim.keyframeInterval = .seconds(1)
+            let peer = try await RoomOverUDPTests.makePeer(tracks: [
+                ClientPeer.Track(
+                    kind: .video, mid: "0", ssrcs: sim.layers.map(\.ssrc), rtxSSRCs: sim.layers.map(\.rtxSSRC),
+                    payloadType: SimPublisher.payloadType, rtxPayloadType: SimPublisher.rtxPayloadType, direction: .send)
+            ])
+            let connection = try await room.connect(
+                offer: peer.client.makeOffer(), sources: [:], certificate: media.certificate, candidateAddresses: addresses)
+            try peer.client.applyAnswer(connection.answer, now: RoomOverUDPTests.now())
+            publishers.append((sim, peer, try #require(connection.producers.first?.producer)))
+        }
+
+        // The subscriber: Starling offers the first publisher's track.
+        let subscriber = try await RoomOverUDPTests.makePeer(tracks: [])
+        let tid = try await room.openSubscriber(certificate: media.certificate, candidateAddresses: addresses)
+        let mid0 = try await room.subscribe(tid, to: publishers[0].producer, streamID: "alice", trackID: "camera")
+        #expect(mid0 == "0")
+        var sims: [String: SimSubscriber] = [:]
+        var packetsBySSRC: [UInt32: Int] = [:]
+        func negotiate() async throws -> [(mid: String, consumer: ConsumerID)] {
+            let offer = try #require(await room.subscriberOffer(tid), "an offer is due")
+            #expect(await room.subscriberOffer(tid) == nil, "one offer at a time")
+            let answer = try subscriber.client.answer(offer: offer.sdp, now: RoomOverUDPTests.now())
+            let created = try await room.applySubscriberAnswer(tid, sdp: answer, certificate: media.certificate)
+            for (mid, stream) in subscriber.client.receivedStreams where sims[mid]?.ssrc != stream.ssrc {
+                sims[mid] = SimSubscriber(node: 9, transport: tid, ssrc: stream.ssrc, rtxSSRC: stream.rtxSSRC ?? 0)
+            }
+            for mid in sims.keys where subscriber.client.receivedStreams[mid] == nil { sims[mid] = nil }
+            return created
+        }
+        let created0 = try await negotiate()
+        #expect(created0.map(\.mid) == ["0"])
+
+        func run(for duration: Duration) async throws {
+            let start = RoomOverUDPTests.now()
+            while RoomOverUDPTests.now() - start < duration {
+                let now = RoomOverUDPTests.now()
+                for p in publishers {
+                    p.peer.pump(now: now) { bytes in p.sim.receiveRTCP(bytes, now: now) { p.peer.send($0) } }
+                    if p.peer.transport.isConnected {
+                        if p.sim.nextFrameAt < now - .seconds(1) {
+                            p.sim.nextFrameAt = now
+                            p.sim.nextReportAt = now + .seconds(1)
+                        }
+                        p.sim.tick(now: now) { p.peer.send($0) }
+                    }
+                    p.peer.channel.flush()
+                }
+                subscriber.pump(now: now) { bytes in
+                    // RTCP to every stream; RTP to the stream of its SSRC (or RTX SSRC).
+                    if bytes.count > 1, (192...223).contains(bytes[1]) {
+                        for s in sims.values { s.receive(bytes, now: now) }
+                    } else if bytes.count >= 12 {
+                        let ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
+                        packetsBySSRC[ssrc, default: 0] += 1
+                        sims.values.first { $0.ssrc == ssrc || $0.rtxSSRC == ssrc }?.receive(bytes, now: now)
+                    }
+                }
+                for s in sims.values { s.tick(now: now) { subscriber.send($0) } }
+                subscriber.channel.flush()
+                try await Task.sleep(for: .milliseconds(1))
+            }
+        }
+
+        try await run(for: .seconds(4))
+        let first = try #require(sims["0"])
+        let firstFrames = first.completeness(after: Instant(nanoseconds: 0))
+        #expect(firstFrames.complete >= 60, "first stream: \(firstFrames)")
+
+        // Renegotiation: the second publisher joins the same connection on a new m-line.
+        let mid1 = try await room.subscribe(tid, to: publishers[1].producer, streamID: "bob", trackID: "camera")
+        #expect(mid1 == "1")
+        let created1 = try await negotiate()
+        #expect(created1.map(\.mid) == ["1"])
+        try await run(for: .seconds(3))
+        let second = try #require(sims["1"])
+        #expect(second.completeness(after: Instant(nanoseconds: 0)).complete >= 45, "second stream")
+        #expect(first.completeness(after: Instant(nanoseconds: 0)).complete >= firstFrames.complete + 45, "first goes on")
+
+        // The first publisher is unsubscribed: its m-line goes inactive, its stream stops, the other goes on.
+        await room.unsubscribe(tid, from: publishers[0].producer)
+        _ = try await negotiate()
+        #expect(subscriber.client.receivedStreams["0"] == nil && subscriber.client.receivedStreams["1"] != nil)
+        try await run(for: .milliseconds(300))  // what was in flight
+        let secondBefore = packetsBySSRC[second.ssrc] ?? 0
+        let stoppedAt = packetsBySSRC[first.ssrc] ?? 0
+        #expect(stoppedAt > 100)
+        try await run(for: .seconds(2))
+        #expect(packetsBySSRC[first.ssrc] ?? 0 == stoppedAt, "no more packets of the removed stream")
+        #expect(packetsBySSRC[second.ssrc] ?? 0 > secondBefore + 100)
+        for s in [first, second] {
+            #expect(s.discontinuities == 0 && s.switchesNotOnKeyframe == 0 && s.foreignPackets == 0)
+        }
+
+        await media.closeRoom("room-2")
+        #expect(await room.routerCounts == [0, 0, 0])
+        for peer in publishers.map(\.peer) + [subscriber] { try await peer.channel.close() }
+        for loop in media.loops { await loop.stop() }
+    }
+}

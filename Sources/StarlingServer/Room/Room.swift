@@ -42,6 +42,11 @@ actor Room {
     private let output: RoomOutput
     let router: Router
     private var transports: [TransportID: RoomTransport] = [:]
+    /// What each producer publishes, for subscribers' offers: kind, codec as negotiated, its transport.
+    private var published: [ProducerID: (kind: SDP.MediaKind, codec: SDP.Codec, codecKind: CodecKind, transport: TransportID)] =
+        [:]
+    /// Subscribing peer connections (Starling offers); their transport exists from the first answer on.
+    private var subscribers: [TransportID: (negotiation: SubscriberNegotiation, channel: any Channel, owned: Bool)] = [:]
     private var nextTransport = 1
     private var tickTask: RepeatedTask?
     private var routerDeadline: Instant?
@@ -137,7 +142,9 @@ actor Room {
         var connection = Connection(transport: tid, answer: plan.answer.serialized(), producers: [], consumers: [])
         do {
             for p in plan.published {
-                connection.producers.append((p.mid, try router.addProducer(on: tid, p.parameters, now: now)))
+                let producer = try router.addProducer(on: tid, p.parameters, now: now)
+                connection.producers.append((p.mid, producer))
+                published[producer] = (p.kind, p.codec, p.parameters.codec.kind, tid)
             }
             for s in plan.subscribed {
                 guard let producer = s.producer ?? connection.producers.first(where: { $0.mid == s.mid })?.producer else {
@@ -177,7 +184,114 @@ actor Room {
             consumer, spatialLayer: spatialLayer, temporalLayer: temporalLayer, paused: paused, now: MediaLoop.now())
     }
 
-    func removeProducer(_ producer: ProducerID) { router.removeProducer(producer) }
+    func removeProducer(_ producer: ProducerID) {
+        router.removeProducer(producer)
+        producerGone(producer)
+    }
+
+    /// Subscribers stop receiving a producer that went away: their lines go inactive (next offer).
+    private func producerGone(_ producer: ProducerID) {
+        published[producer] = nil
+        for id in Array(subscribers.keys) {
+            if let consumer = subscribers[id]?.negotiation.remove(producer: producer) { router.removeConsumer(consumer) }
+        }
+    }
+
+    // MARK: - Subscribing peer connections (Starling offers, RFC 8829 §5.2)
+
+    /// Opens a subscribing peer connection: its socket and ICE credentials are fixed now (they go into every
+    /// offer); its transport is created when the first answer arrives.
+    func openSubscriber(certificate: DTLSCertificate, candidateAddresses: [String]) async throws -> TransportID {
+        guard !isClosed else { throw RoomError.closed }
+        guard let fingerprint = certificate.fingerprint(hashFunction: "sha-256") else {
+            throw RoomError.rejected("no certificate fingerprint")
+        }
+        let socket = try await loop.socketForNewPeer()
+        guard !isClosed else {
+            if socket.owned { try? await socket.channel.close() }
+            throw RoomError.closed
+        }
+        let tid = TransportID(nextTransport)
+        nextTransport += 1
+        let negotiation = SubscriberNegotiation(
+            local: ICECredentials.random(), fingerprint: fingerprint, candidateAddresses: candidateAddresses,
+            port: socket.port, cname: "starling")
+        subscribers[tid] = (negotiation, socket.channel, socket.owned)
+        return tid
+    }
+
+    /// Adds `producer` to a subscribing connection (sent after the next offer is answered); returns its mid.
+    func subscribe(_ subscriber: TransportID, to producer: ProducerID, streamID: String, trackID: String) throws -> String {
+        guard var entry = subscribers[subscriber] else { throw RoomError.rejected("unknown subscriber \(subscriber)") }
+        guard let source = published[producer] else { throw RoomError.rejected("unknown \(producer)") }
+        let mid: String
+        do {
+            mid = try entry.negotiation.add(
+                producer: producer, kind: source.kind, codec: source.codec, rtx: router.producer(producer)?.parameters.codec.rtxPayloadType != nil,
+                streamID: streamID, trackID: trackID, newSSRC: { UInt32.random(in: 1...UInt32.max) })
+        } catch {
+            throw RoomError.rejected("\(error)")
+        }
+        subscribers[subscriber] = entry
+        return mid
+    }
+
+    /// Stops sending `producer` on a subscribing connection (its m-line goes inactive in the next offer).
+    func unsubscribe(_ subscriber: TransportID, from producer: ProducerID) {
+        guard var entry = subscribers[subscriber] else { return }
+        if let consumer = entry.negotiation.remove(producer: producer) { router.removeConsumer(consumer) }
+        subscribers[subscriber] = entry
+    }
+
+    /// The next offer for a subscribing connection, when something changed and no offer is outstanding.
+    func subscriberOffer(_ subscriber: TransportID) -> (sdp: String, revision: UInt64)? {
+        guard var entry = subscribers[subscriber] else { return nil }
+        let offer = entry.negotiation.makeOffer()
+        subscribers[subscriber] = entry
+        return offer
+    }
+
+    /// Applies the client's answer: the first one creates the transport; accepted lines get their consumers.
+    /// Returns the consumers created, by mid.
+    func applySubscriberAnswer(
+        _ subscriber: TransportID, sdp: String, certificate: DTLSCertificate
+    ) throws -> [(mid: String, consumer: ConsumerID)] {
+        guard var entry = subscribers[subscriber] else { throw RoomError.rejected("unknown subscriber \(subscriber)") }
+        let accepted: [SubscriberNegotiation.Accepted]
+        do {
+            accepted = try entry.negotiation.apply(answer: sdp, codecKinds: published.mapValues(\.codecKind))
+        } catch {
+            subscribers[subscriber] = entry
+            throw RoomError.badOffer("\(error)")
+        }
+        let now = MediaLoop.now()
+        if transports[subscriber] == nil, let remote = entry.negotiation.remote {
+            let transport: PeerTransport
+            do {
+                transport = try PeerTransport(
+                    configuration: .init(
+                        localCredentials: entry.negotiation.local, remoteCredentials: remote.credentials, ice: .lite(.init()),
+                        dtls: .init(certificate: certificate, role: remote.role, remoteFingerprints: remote.fingerprints)),
+                    now: now)
+            } catch {
+                subscribers[subscriber] = entry
+                throw RoomError.badOffer("\(error)")
+            }
+            router.addTransport(subscriber, now: now)
+            let peer = RoomTransport(id: subscriber, transport: transport, room: self, channel: entry.channel, now: now)
+            transports[subscriber] = peer
+            output.transports[subscriber] = peer
+            attach(peer, channel: entry.channel, owned: entry.owned)
+        }
+        var created: [(mid: String, consumer: ConsumerID)] = []
+        for a in accepted {
+            guard let consumer = try? router.addConsumer(on: subscriber, of: a.producer, a.parameters, now: now) else { continue }
+            entry.negotiation.consuming(mid: a.mid, consumer: consumer)
+            created.append((a.mid, consumer))
+        }
+        subscribers[subscriber] = entry
+        return created
+    }
     func removeConsumer(_ consumer: ConsumerID) { router.removeConsumer(consumer) }
 
     /// Closes one transport (DTLS close_notify) and everything on it.
@@ -198,6 +312,8 @@ actor Room {
         guard transports.removeValue(forKey: transport) != nil else { return }
         output.transports[transport] = nil
         router.removeTransport(transport)
+        subscribers[transport] = nil
+        for (producer, p) in published where p.transport == transport { producerGone(producer) }
         logger.info("room transport ended", metadata: ["room": "\(id)", "transport": "\(transport)"])
         if transports.isEmpty, closesWhenEmpty, !isClosed {
             close()
@@ -216,6 +332,9 @@ actor Room {
         isClosed = true
         tickTask?.cancel()
         for id in Array(transports.keys) { closeTransport(id) }
+        // Subscribing connections never answered have a socket but no transport.
+        for (_, s) in subscribers where s.owned { s.channel.close(promise: nil) }
+        subscribers.removeAll()
         loop.writer.flush()
     }
 

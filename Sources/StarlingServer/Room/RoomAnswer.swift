@@ -26,6 +26,9 @@ struct RoomAnswer {
     struct Published {
         var mid: String
         var parameters: ProducerParameters
+        /// The codec as the publisher negotiated it (with its fmtp), for subscribers' offers.
+        var codec: SDP.Codec
+        var kind: SDP.MediaKind
     }
 
     struct Subscribed {
@@ -136,7 +139,8 @@ struct RoomAnswer {
                         parameters: ProducerParameters(
                             kind: m.kind == .audio ? .audio : .video, codec: rtpCodec, encodings: encodings,
                             extensions: extensions, mid: mid, nack: nack, keyframeRequest: keyframeRequest,
-                            remb: kept.hasFeedback("goog-remb"))))
+                            remb: kept.hasFeedback("goog-remb")),
+                        codec: kept, kind: m.kind))
             }
             if receives {
                 let streamID = source?.streamID ?? "starling-echo"

@@ -1,0 +1,143 @@
+import StarlingRouting
+import StarlingTransport
+import StarlingWire
+import Testing
+
+@testable import StarlingServer
+
+/// The offers Starling makes on a subscribing connection and how it reads the answers.
+@Suite struct SubscriberNegotiationTests {
+    static let fingerprint = SDP.Fingerprint(hashFunction: "sha-256", bytes: [UInt8](repeating: 0xCD, count: 32))
+    static let vp8 = SDP.Codec(payloadType: 100, name: "VP8", clockRate: 90000)
+    static let h264a = SDP.Codec(
+        payloadType: 102, name: "H264", clockRate: 90000,
+        formatParameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f")
+    static let h264b = SDP.Codec(
+        payloadType: 102, name: "H264", clockRate: 90000,
+        formatParameters: "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=640c1f")
+    static let opus = SDP.Codec(payloadType: 109, name: "opus", clockRate: 48000, channels: 2, formatParameters: "useinbandfec=1")
+
+    static func negotiation() -> SubscriberNegotiation {
+        SubscriberNegotiation(
+            local: ICECredentials.random(), fingerprint: fingerprint, candidateAddresses: ["127.0.0.1"], port: 40000,
+            cname: "starling")
+    }
+
+    /// An answer as a browser gives it: every line accepted recvonly (or inactive where offered so), same
+    /// payload types, all extensions, `a=setup:active`.
+    static func answer(to offer: String) throws -> String {
+        let o = try SessionDescription(parsing: offer)
+        var a = SessionDescription(origin: SDP.Origin(sessionID: "1", sessionVersion: 1))
+        for m in o.media {
+            var s = MediaDescription(kind: m.kind, port: 9, proto: m.proto, connection: SDP.Connection(address: "0.0.0.0"))
+            s.formats = m.formats
+            s.attributes = [
+                .iceUfrag("cl1e"), .icePwd("abcdefghijklmnopqrstuvwx"), .fingerprint(fingerprint), .setup(.active),
+                .mid(m.mid!), .direction(m.effectiveDirection == .sendonly ? .recvonly : .inactive), .rtcpMux,
+            ] + m.extmaps.map { .extmap($0) } + m.attributes.filter {
+                if case .rtpmap = $0 { return true }
+                if case .fmtp = $0 { return true }
+                if case .rtcpFeedback = $0 { return true }
+                return false
+            }
+            a.media.append(s)
+        }
+        return a.serialized()
+    }
+
+    @Test func payloadTypesAreUniquePerCodecConfigurationAcrossTheBundle() throws {
+        var n = Self.negotiation()
+        var ssrc: UInt32 = 10
+        let next = { () -> UInt32 in
+            ssrc += 1
+            return ssrc
+        }
+        _ = try n.add(producer: ProducerID(1), kind: .video, codec: Self.vp8, rtx: true, streamID: "a", trackID: "cam", newSSRC: next)
+        _ = try n.add(producer: ProducerID(2), kind: .video, codec: Self.h264a, rtx: true, streamID: "b", trackID: "cam", newSSRC: next)
+        _ = try n.add(producer: ProducerID(3), kind: .video, codec: Self.h264b, rtx: false, streamID: "c", trackID: "cam", newSSRC: next)
+        _ = try n.add(producer: ProducerID(4), kind: .audio, codec: Self.opus, rtx: true, streamID: "a", trackID: "mic", newSSRC: next)
+        _ = try n.add(producer: ProducerID(5), kind: .video, codec: Self.vp8, rtx: true, streamID: "d", trackID: "cam", newSSRC: next)
+        let made = n.makeOffer()
+        let offer = try SessionDescription(parsing: try #require(made).sdp)
+        #expect(offer.media.map { $0.mid! } == ["0", "1", "2", "3", "4"])
+        #expect(offer.attributes.contains(.iceLite))
+        #expect(offer.media.allSatisfy { $0.setup == .actpass && $0.effectiveDirection == .sendonly })
+        // The same payload type never means two things; equal configurations share one.
+        var meaning: [UInt8: String] = [:]
+        for m in offer.media {
+            for c in m.codecs {
+                let key = "\(c.name)/\(c.formatParameters ?? "")"
+                #expect(meaning[c.payloadType] == nil || meaning[c.payloadType] == key, "PT \(c.payloadType)")
+                meaning[c.payloadType] = key
+            }
+        }
+        #expect(offer.media[0].payloadTypes == offer.media[4].payloadTypes)
+        #expect(offer.media[1].payloadTypes != offer.media[2].payloadTypes, "two H.264 profiles, two payload types")
+        #expect(offer.media[3].codecs.map(\.name) == ["opus"], "no RTX for audio")
+        #expect(offer.media[0].ssrcGroup(.fid)?.ssrcs.count == 2)
+        #expect(offer.media[0].msids == [SDP.MSID(streamID: "a", trackID: "cam")])
+    }
+
+    @Test func oneOfferAtATimeAndInactiveLinesAreReused() throws {
+        var n = Self.negotiation()
+        var ssrc: UInt32 = 100
+        let next = { () -> UInt32 in
+            ssrc += 1
+            return ssrc
+        }
+        let none = n.makeOffer()
+        #expect(none == nil, "nothing to offer yet")
+        _ = try n.add(producer: ProducerID(1), kind: .video, codec: Self.vp8, rtx: true, streamID: "a", trackID: "cam", newSSRC: next)
+        let firstOffer = n.makeOffer()
+        let first = try #require(firstOffer)
+        // A change while the offer is out waits for the answer.
+        _ = try n.add(producer: ProducerID(2), kind: .audio, codec: Self.opus, rtx: false, streamID: "a", trackID: "mic", newSSRC: next)
+        let waiting = n.makeOffer()
+        #expect(waiting == nil)
+        let accepted = try n.apply(answer: try Self.answer(to: first.sdp), codecKinds: [ProducerID(1): .vp8, ProducerID(2): .opus])
+        #expect(accepted.map(\.mid) == ["0"])
+        let p = try #require(accepted.first?.parameters)
+        #expect(p.codec.kind == .vp8 && p.rtxSSRC != nil && p.codec.rtxPayloadType != nil && p.nack)
+        #expect(p.extensions.mid == 1 && p.extensions.transportWideCC == 3)
+        #expect(n.remote?.role == .server, "an active answerer makes us the DTLS server")
+        n.consuming(mid: "0", consumer: ConsumerID(7))
+        let secondOffer = n.makeOffer()
+        let second = try #require(secondOffer)
+        #expect(second.revision == first.revision + 1)
+        let accepted2 = try n.apply(answer: try Self.answer(to: second.sdp), codecKinds: [ProducerID(1): .vp8, ProducerID(2): .opus])
+        #expect(accepted2.map(\.mid) == ["1"], "only the new line is consumed")
+        // Removing the video makes its line inactive; a new video track reuses mid 0 with new SSRCs.
+        let removed = n.remove(producer: ProducerID(1))
+        #expect(removed == ConsumerID(7))
+        let thirdOffer = n.makeOffer()
+        let third = try SessionDescription(parsing: try #require(thirdOffer).sdp)
+        #expect(third.media[0].effectiveDirection == .inactive && third.media[0].ssrcAttributes.isEmpty)
+        _ = try n.apply(answer: try Self.answer(to: third.serialized()), codecKinds: [:])
+        let oldSSRC = try SessionDescription(parsing: second.sdp).media[0].ssrcAttributes.first?.ssrc
+        let mid = try n.add(producer: ProducerID(3), kind: .video, codec: Self.vp8, rtx: true, streamID: "b", trackID: "cam", newSSRC: next)
+        #expect(mid == "0")
+        let fourthOffer = n.makeOffer()
+        let fourth = try SessionDescription(parsing: try #require(fourthOffer).sdp)
+        #expect(fourth.media.count == 2 && fourth.media[0].effectiveDirection == .sendonly)
+        #expect(fourth.media[0].ssrcAttributes.first?.ssrc != oldSSRC)
+    }
+
+    @Test func answersThatDoNotFitAreRefused() throws {
+        var n = Self.negotiation()
+        #expect(throws: SubscriberNegotiation.Failure.self, "no offer is out") { try n.apply(answer: "v=0\r\n", codecKinds: [:]) }
+        _ = try n.add(producer: ProducerID(1), kind: .video, codec: Self.vp8, rtx: false, streamID: "a", trackID: "c") { 5 }
+        let made = n.makeOffer()
+        let offer = try #require(made)
+        #expect(throws: SubscriberNegotiation.Failure.self) { try n.apply(answer: "not sdp", codecKinds: [:]) }
+        // Wrong number of m-lines.
+        var extra = try SessionDescription(parsing: try Self.answer(to: offer.sdp))
+        extra.media.append(extra.media[0])
+        #expect(throws: SubscriberNegotiation.Failure.self) { try n.apply(answer: extra.serialized(), codecKinds: [:]) }
+        // The only line rejected: no ICE credentials to take from the answer.
+        var rejected = try SessionDescription(parsing: try Self.answer(to: offer.sdp))
+        rejected.media[0].port = 0
+        #expect(throws: SubscriberNegotiation.Failure.self) {
+            try n.apply(answer: rejected.serialized(), codecKinds: [ProducerID(1): .vp8])
+        }
+    }
+}
