@@ -30,11 +30,12 @@ actor Room {
         case badOffer(String)
         case closed
         case rejected(String)
+        case forbidden(String)
         var description: String {
             switch self {
             case .badOffer(let s): "bad offer: \(s)"
             case .closed: "the room is closed"
-            case .rejected(let s): s
+            case .rejected(let s), .forbidden(let s): s
             }
         }
     }
@@ -56,6 +57,8 @@ actor Room {
     private var closesWhenEmpty = false
     private var onEmpty: (@Sendable (String) -> Void)?
     private(set) var events: [RouterEvent] = []
+    /// Participants and their tracks (Room+Participants.swift).
+    var people = ParticipantRegistry()
 
     init(id: String, loop: MediaLoop, logger: Logger) {
         self.id = id
@@ -191,13 +194,20 @@ actor Room {
 
     /// Subscribers stop receiving a producer that went away: their lines go inactive (next offer).
     private func producerGone(_ producer: ProducerID) {
-        published[producer] = nil
+        guard published.removeValue(forKey: producer) != nil else { return }
         for id in Array(subscribers.keys) {
             if let consumer = subscribers[id]?.negotiation.remove(producer: producer) { router.removeConsumer(consumer) }
         }
+        // Then the participants hear of it (and get the offer that makes its m-lines inactive).
+        producerEnded(producer)
     }
 
     // MARK: - Subscribing peer connections (Starling offers, RFC 8829 §5.2)
+
+    /// What a producer publishes (kind, codec as negotiated), while it exists.
+    func published(_ producer: ProducerID) -> (kind: SDP.MediaKind, codec: SDP.Codec)? {
+        published[producer].map { ($0.kind, $0.codec) }
+    }
 
     /// Opens a subscribing peer connection: its socket and ICE credentials are fixed now (they go into every
     /// offer); its transport is created when the first answer arrives.
@@ -331,6 +341,12 @@ actor Room {
         guard !isClosed else { return }
         isClosed = true
         tickTask?.cancel()
+        let closed = SignalingCodec.event("roomClosed", ["reason": "closed"])
+        for participant in people.participants.values {
+            participant.send(closed)
+            participant.events.finish()
+        }
+        people.participants.removeAll()
         for id in Array(transports.keys) { closeTransport(id) }
         // Subscribing connections never answered have a socket but no transport.
         for (_, s) in subscribers where s.owned { s.channel.close(promise: nil) }
