@@ -50,6 +50,37 @@ import Testing
             channel.flush()
         }
 
+        /// One step of a publishing peer: RTCP to `sim`, then (once connected) its media, starting now.
+        func drive(_ sim: SimPublisher, now: Instant) {
+            pump(now: now) { bytes in sim.receiveRTCP(bytes, now: now) { self.send($0) } }
+            if transport.isConnected {
+                if sim.nextFrameAt < now - .seconds(1) {
+                    sim.nextFrameAt = now
+                    sim.nextReportAt = now + .seconds(1)
+                }
+                sim.tick(now: now) { self.send($0) }
+            }
+            channel.flush()
+        }
+
+        /// One step of a receiving peer: RTCP to every stream, RTP to the stream of its SSRC (or RTX SSRC),
+        /// counted per SSRC; then the streams' feedback.
+        func receive(into sims: [String: SimSubscriber], now: Instant, counting: inout [UInt32: Int]) {
+            var counts = counting
+            pump(now: now) { bytes in
+                if bytes.count > 1, (192...223).contains(bytes[1]) {
+                    for s in sims.values { s.receive(bytes, now: now) }
+                } else if bytes.count >= 12 {
+                    let ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
+                    counts[ssrc, default: 0] += 1
+                    sims.values.first { $0.ssrc == ssrc || $0.rtxSSRC == ssrc }?.receive(bytes, now: now)
+                }
+            }
+            counting = counts
+            for s in sims.values { s.tick(now: now) { self.send($0) } }
+            channel.flush()
+        }
+
         /// Protects and sends a plain RTP or RTCP packet (RFC 5761 §4: payload types 192-223 are RTCP).
         func send(_ plain: [UInt8]) {
             guard transport.isConnected, let destination = transport.destination else { return }
@@ -70,6 +101,16 @@ import Testing
 
     static func now() -> Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds)) }
 
+    /// A media service on one event loop with an ephemeral UDP port on 127.0.0.1.
+    static func startMedia() async throws -> (MediaService, addresses: [String]) {
+        var configuration = StarlingConfiguration()
+        configuration.media.udpPort = 0
+        configuration.media.eventLoops = 1
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        return (media, configuration.media.candidateAddresses)
+    }
+
     static func makePeer(tracks: [ClientPeer.Track]) async throws -> UDPPeer {
         let certificate = try DTLSCertificate(generatingWithCommonName: "client")
         let inbox = EchoOverUDPTests.ClientSocket()
@@ -78,11 +119,7 @@ import Testing
     }
 
     @Test func onePublisherFourSubscribersOverLoopback() async throws {
-        var configuration = StarlingConfiguration()
-        configuration.media.udpPort = 0
-        configuration.media.eventLoops = 1
-        let media = try await MediaService.start(
-            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let (media, addresses) = try await Self.startMedia()
         let room = await media.room("room-1")
 
         // The publisher: three simulcast layers by SSRC (a=ssrc-group:SIM) with RTX (FID).
@@ -95,7 +132,7 @@ import Testing
         ])
         let published = try await room.connect(
             offer: publisherPeer.client.makeOffer(), sources: [:], certificate: media.certificate,
-            candidateAddresses: configuration.media.candidateAddresses)
+            candidateAddresses: addresses)
         try publisherPeer.client.applyAnswer(published.answer, now: Self.now())
         let producer = try #require(published.producers.first?.producer)
         #expect(published.producers.count == 1 && published.consumers.isEmpty)
@@ -111,7 +148,7 @@ import Testing
             let connection = try await room.connect(
                 offer: peer.client.makeOffer(),
                 sources: ["v0": RoomAnswer.Source(producer: producer, kind: .video, codec: .vp8, streamID: "pub", trackID: "camera")],
-                certificate: media.certificate, candidateAddresses: configuration.media.candidateAddresses)
+                certificate: media.certificate, candidateAddresses: addresses)
             try peer.client.applyAnswer(connection.answer, now: Self.now())
             let stream = try #require(peer.client.receivedStreams["v0"], "the answer announces the stream's SSRCs")
             let consumer = try #require(connection.consumers.first)
@@ -208,13 +245,8 @@ import Testing
     typealias Peer = RoomOverUDPTests.UDPPeer
 
     @Test func serverOffersAndRenegotiates() async throws {
-        var configuration = StarlingConfiguration()
-        configuration.media.udpPort = 0
-        configuration.media.eventLoops = 1
-        let media = try await MediaService.start(
-            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let (media, addresses) = try await RoomOverUDPTests.startMedia()
         let room = await media.room("room-2")
-        let addresses = configuration.media.candidateAddresses
 
         // Two single-layer publishers.
         var publishers: [(sim: SimPublisher, peer: Peer, producer: ProducerID)] = []
@@ -257,29 +289,8 @@ import Testing
             let start = RoomOverUDPTests.now()
             while RoomOverUDPTests.now() - start < duration {
                 let now = RoomOverUDPTests.now()
-                for p in publishers {
-                    p.peer.pump(now: now) { bytes in p.sim.receiveRTCP(bytes, now: now) { p.peer.send($0) } }
-                    if p.peer.transport.isConnected {
-                        if p.sim.nextFrameAt < now - .seconds(1) {
-                            p.sim.nextFrameAt = now
-                            p.sim.nextReportAt = now + .seconds(1)
-                        }
-                        p.sim.tick(now: now) { p.peer.send($0) }
-                    }
-                    p.peer.channel.flush()
-                }
-                subscriber.pump(now: now) { bytes in
-                    // RTCP to every stream; RTP to the stream of its SSRC (or RTX SSRC).
-                    if bytes.count > 1, (192...223).contains(bytes[1]) {
-                        for s in sims.values { s.receive(bytes, now: now) }
-                    } else if bytes.count >= 12 {
-                        let ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
-                        packetsBySSRC[ssrc, default: 0] += 1
-                        sims.values.first { $0.ssrc == ssrc || $0.rtxSSRC == ssrc }?.receive(bytes, now: now)
-                    }
-                }
-                for s in sims.values { s.tick(now: now) { subscriber.send($0) } }
-                subscriber.channel.flush()
+                for p in publishers { p.peer.drive(p.sim, now: now) }
+                subscriber.receive(into: sims, now: now, counting: &packetsBySSRC)
                 try await Task.sleep(for: .milliseconds(1))
             }
         }

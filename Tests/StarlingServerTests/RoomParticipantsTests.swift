@@ -26,6 +26,7 @@ import Testing
         var publishing: Peer
         var receiving: Peer
         var sims: [String: SimSubscriber] = [:]
+        var packetsBySSRC: [UInt32: Int] = [:]
         var events: [[String: Any]] = []
         var task: Task<Void, Never>?
 
@@ -56,13 +57,8 @@ import Testing
     }
 
     @Test func threeParticipantsSeeEachOtherAndOneLeaves() async throws {
-        var configuration = StarlingConfiguration()
-        configuration.media.udpPort = 0
-        configuration.media.eventLoops = 1
-        let media = try await MediaService.start(
-            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let (media, addresses) = try await RoomOverUDPTests.startMedia()
         let room = await media.room("conference")
-        let addresses = configuration.media.candidateAddresses
         let grants = ParticipantGrants(publish: true, subscribe: true, publishData: true)
 
         var people: [Person] = []
@@ -100,26 +96,9 @@ import Testing
                             }
                         }
                     }
-                    p.publishing.pump(now: now) { bytes in p.publisher.receiveRTCP(bytes, now: now) { p.publishing.send($0) } }
-                    if p.publishing.transport.isConnected {
-                        if p.publisher.nextFrameAt < now - .seconds(1) {
-                            p.publisher.nextFrameAt = now
-                            p.publisher.nextReportAt = now + .seconds(1)
-                        }
-                        p.publisher.tick(now: now) { p.publishing.send($0) }
-                    }
-                    p.publishing.channel.flush()
+                    p.publishing.drive(p.publisher, now: now)
                     if p.receiving.client.transport != nil {
-                        p.receiving.pump(now: now) { bytes in
-                            if bytes.count > 1, (192...223).contains(bytes[1]) {
-                                for s in p.sims.values { s.receive(bytes, now: now) }
-                            } else if bytes.count >= 12 {
-                                let ssrc = UInt32(bytes[8]) << 24 | UInt32(bytes[9]) << 16 | UInt32(bytes[10]) << 8 | UInt32(bytes[11])
-                                p.sims.values.first { $0.ssrc == ssrc || $0.rtxSSRC == ssrc }?.receive(bytes, now: now)
-                            }
-                        }
-                        for s in p.sims.values { s.tick(now: now) { p.receiving.send($0) } }
-                        p.receiving.channel.flush()
+                        p.receiving.receive(into: p.sims, now: now, counting: &p.packetsBySSRC)
                     }
                 }
                 try await Task.sleep(for: .milliseconds(1))
