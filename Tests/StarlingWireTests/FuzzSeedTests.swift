@@ -1,4 +1,5 @@
 import StarlingTestSupport
+import StarlingWireChecks
 import Foundation
 import Testing
 
@@ -26,6 +27,16 @@ import Testing
             "FuzzVP9": [VP9Tests.keyFrameWithSS],
             "FuzzH264": [H264Tests.stapA, H264Tests.sps, H264Tests.pps],
             "FuzzAV1DD": [AV1DependencyDescriptorTests.mandatoryOnly, AV1DependencyDescriptorTests.l1t3WithStructure],
+            "FuzzJWT": [
+                Array(RFC7515A1.token.utf8),
+                Array(
+                    try JSONWebToken.sign(
+                        claims: .init(
+                            room: "room", identity: "ada", name: "Ada", grants: .all, expiresAt: 4_000_000_000,
+                            notBefore: 1_000_000_000, issuedAt: 1_000_000_000),
+                        secret: WireInvariants.jwtSecret
+                    ).utf8),
+            ],
         ]
         for (target, inputs) in seeds {
             let folder = URL(fileURLWithPath: root).appendingPathComponent(target)
