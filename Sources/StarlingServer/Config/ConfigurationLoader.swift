@@ -19,6 +19,8 @@ public enum ConfigurationLoader {
         "dtls.certificateFile", "dtls.privateKeyFile",
         "log.level",
         "shutdown.gracePeriodSeconds",
+        "auth.jwtSecret", "auth.devTokens",
+        "signaling.maxMessageBytes", "signaling.requestsPerSecond",
     ]
 
     /// Loads and validates; throws `ConfigurationError` listing every invalid field.
@@ -99,6 +101,14 @@ public enum ConfigurationLoader {
             reader.issues.append(
                 ConfigIssue(key: "dtls.privateKeyFile", reason: "dtls.certificateFile and dtls.privateKeyFile go together"))
         }
+        config.auth.jwtSecret = reader.string("auth.jwtSecret", default: config.auth.jwtSecret) { value in
+            value.isEmpty || value.utf8.count >= 32 ? nil : "must be at least 32 bytes (RFC 7518 §3.2), or empty"
+        }
+        config.auth.devTokens = reader.bool("auth.devTokens", default: config.auth.devTokens)
+        config.signaling.maxMessageBytes = reader.int(
+            "signaling.maxMessageBytes", default: config.signaling.maxMessageBytes, in: 1024...(1 << 20))
+        config.signaling.requestsPerSecond = reader.int(
+            "signaling.requestsPerSecond", default: config.signaling.requestsPerSecond, in: 1...10_000)
         config.log.level = reader.logLevel("log.level", default: config.log.level)
         config.shutdown.gracePeriodSeconds = reader.double(
             "shutdown.gracePeriodSeconds", default: config.shutdown.gracePeriodSeconds, in: 0...3600)
@@ -192,6 +202,17 @@ struct FieldReader {
             return value
         }
         return parsed
+    }
+
+    mutating func bool(_ key: String, default value: Bool) -> Bool {
+        guard let raw = raw(key) else { return value }
+        switch raw.trimmingCharacters(in: .whitespaces).lowercased() {
+        case "true", "yes", "on", "1": return true
+        case "false", "no", "off", "0": return false
+        default:
+            issues.append(ConfigIssue(key: key, reason: "expected true or false, got '\(raw)'"))
+            return value
+        }
     }
 
     mutating func double(_ key: String, default value: Double, in range: ClosedRange<Double>) -> Double {

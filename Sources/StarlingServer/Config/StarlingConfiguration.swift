@@ -59,7 +59,29 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// How participants and applications prove who they are (issue 6).
+    public struct Auth: Sendable, Equatable {
+        /// HS256 secret that participants' JWTs are signed with (at least 32 bytes). Empty: `/rtc` refuses
+        /// every join, unless `devTokens` is on, in which case a random secret lives as long as the process.
+        public var jwtSecret: String = ""
+        /// Serves `GET /dev/token?room=&identity=` issuing tokens with every grant, for the bundled web app on a
+        /// development machine. Never turn it on where others can reach the server.
+        public var devTokens: Bool = false
+        public init() {}
+    }
+
+    /// The participant signaling WebSocket `/rtc`.
+    public struct Signaling: Sendable, Equatable {
+        /// Largest message accepted (bytes); larger ones get a `too_large` error.
+        public var maxMessageBytes: Int = 64 * 1024
+        /// Requests per second per connection before `rate_limited` errors (bursts of twice this pass).
+        public var requestsPerSecond: Int = 50
+        public init() {}
+    }
+
     public var http = HTTP()
+    public var auth = Auth()
+    public var signaling = Signaling()
     public var media = Media()
     public var dtls = DTLS()
     public var log = Log()

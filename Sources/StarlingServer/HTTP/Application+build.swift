@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdWebSocket
+import StarlingWire
 import Logging
 import NIOCore
 
@@ -27,11 +29,28 @@ public func buildApplication(
     router.get("healthz") { _, _ -> HealthStatus in
         HealthStatus(status: "ok", version: starlingVersion)
     }
+    let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
     if let media {
         addEchoRoutes(to: router, media: media)
+        let secret = signingSecret(configuration: configuration)
+        if configuration.auth.devTokens, let secret { addDevTokenRoute(to: router, secret: secret) }
+        let settings = SignalingSettings(
+            media: media, verifier: secret.flatMap { try? JSONWebToken.Verifier(secret: $0) },
+            maxMessageBytes: configuration.signaling.maxMessageBytes,
+            requestsPerSecond: configuration.signaling.requestsPerSecond)
+        webSocketRouter.ws("rtc") { _, _ in
+            .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            await SignalingSession.run(inbound: inbound, outbound: outbound, settings: settings, logger: context.logger)
+        }
     }
     return Application(
         router: router,
+        // Frames up to 4 x the message limit (at least 1 MiB) reach the session, which answers messages over
+        // the limit with a too_large error and keeps the connection.
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: webSocketRouter,
+            configuration: .init(ws: .init(maxFrameSize: max(configuration.signaling.maxMessageBytes * 4, 1 << 20)))),
         configuration: .init(
             address: .hostname(configuration.http.host, port: configuration.http.port),
             serverName: "starling/\(starlingVersion)"
@@ -69,4 +88,35 @@ func textResponse(_ status: HTTPResponse.Status, _ text: String) -> Response {
     var headers = HTTPFields()
     headers[.contentType] = "text/plain; charset=utf-8"
     return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+}
+
+/// The HS256 secret tokens are signed and verified with: `auth.jwtSecret`, or with development tokens on and
+/// no secret configured, a random one for this process. nil: no tokens at all.
+func signingSecret(configuration: StarlingConfiguration) -> [UInt8]? {
+    if !configuration.auth.jwtSecret.isEmpty { return Array(configuration.auth.jwtSecret.utf8) }
+    guard configuration.auth.devTokens else { return nil }
+    var generator = SystemRandomNumberGenerator()
+    return (0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) }
+}
+
+/// `GET /dev/token?room=&identity=&name=`: a token with every grant for six hours, for the bundled web app
+/// on a development machine (`auth.devTokens`, off by default).
+func addDevTokenRoute(to router: Router<BasicRequestContext>, secret: [UInt8]) {
+    router.get("dev/token") { request, _ -> Response in
+        let query = request.uri.queryParameters
+        guard let room = query["room"].map(String.init), !room.isEmpty, room.utf8.count <= 128,
+            let identity = query["identity"].map(String.init), !identity.isEmpty, identity.utf8.count <= 128
+        else { return textResponse(.badRequest, "room and identity are required (at most 128 bytes each)\n") }
+        let now = Int64(Date().timeIntervalSince1970)
+        let claims = JSONWebToken.Claims(
+            room: room, identity: identity, name: query["name"].map(String.init), grants: .all, expiresAt: now + 6 * 3600,
+            issuedAt: now)
+        guard let token = try? JSONWebToken.sign(claims: claims, secret: secret) else {
+            return textResponse(.internalServerError, "could not sign a token\n")
+        }
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let body = #"{"token":""# + token + #""}"#
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
 }

@@ -219,3 +219,37 @@ extension Room {
         participant.send(SignalingCodec.event("subscriberOffer", ["sdp": offer.sdp, "revision": Int(offer.revision)]))
     }
 }
+
+extension Room {
+    /// A participant takes down one of its own tracks.
+    func unpublish(_ participantID: String, trackID: String) throws {
+        guard let track = people.tracks[trackID], track.participantID == participantID else {
+            throw RoomError.notFound("no track \(trackID) of yours")
+        }
+        unpublishTrack(trackID)
+    }
+
+    /// A participant mutes or unmutes one of its tracks; the others are told (`trackMuted`).
+    func setMuted(_ participantID: String, trackID: String, muted: Bool) throws {
+        guard var track = people.tracks[trackID], track.participantID == participantID else {
+            throw RoomError.notFound("no track \(trackID) of yours")
+        }
+        track.muted = muted
+        people.tracks[trackID] = track
+        let event = SignalingCodec.event("trackMuted", ["trackId": trackID, "muted": muted])
+        for other in people.participants.values where other.id != participantID { other.send(event) }
+    }
+
+    /// A receiver's preferences for one track it receives: highest layers, pause.
+    func setSubscription(
+        _ participantID: String, trackID: String, maxSpatialLayer: Int?, maxTemporalLayer: Int?, paused: Bool?
+    ) throws {
+        guard let participant = people.participants[participantID], let mid = participant.subscriptions[trackID],
+            let subscriber = participant.subscriber, let consumer = consumer(on: subscriber, mid: mid)
+        else { throw RoomError.notFound("you do not receive track \(trackID) (yet)") }
+        let current = router.consumer(consumer)?.layers
+        try router.setPreferences(
+            consumer, spatialLayer: maxSpatialLayer, temporalLayer: maxTemporalLayer,
+            paused: paused ?? current?.paused ?? false, now: MediaLoop.now())
+    }
+}

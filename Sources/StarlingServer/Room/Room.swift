@@ -31,11 +31,12 @@ actor Room {
         case closed
         case rejected(String)
         case forbidden(String)
+        case notFound(String)
         var description: String {
             switch self {
             case .badOffer(let s): "bad offer: \(s)"
             case .closed: "the room is closed"
-            case .rejected(let s), .forbidden(let s): s
+            case .rejected(let s), .forbidden(let s), .notFound(let s): s
             }
         }
     }
@@ -244,6 +245,11 @@ actor Room {
         }
         subscribers[subscriber] = entry
         return mid
+    }
+
+    /// The consumer of a subscribing connection's m-line, once its answer accepted it.
+    func consumer(on subscriber: TransportID, mid: String) -> ConsumerID? {
+        subscribers[subscriber]?.negotiation.lines.first { $0.mid == mid }?.consumer
     }
 
     /// Stops sending `producer` on a subscribing connection (its m-line goes inactive in the next offer).

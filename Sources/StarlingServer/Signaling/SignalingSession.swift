@@ -1,0 +1,189 @@
+import Foundation
+import HummingbirdWebSocket
+import Logging
+import NIOCore
+import StarlingWire
+
+/// What every `/rtc` connection shares: the media service, the token verifier and the limits.
+struct SignalingSettings: Sendable {
+    var media: MediaService
+    /// nil when no JWT secret is configured (and no development secret): every join is refused.
+    var verifier: JSONWebToken.Verifier?
+    var maxMessageBytes: Int
+    var requestsPerSecond: Int
+}
+
+/// One participant's `/rtc` WebSocket (issue 6, docs/PROTOCOL.md): requests are decoded with
+/// `SignalingCodec`, answered with a `response` or an `error` carrying their id, and the room's events for
+/// the participant are written as they come. A bad message gets an error and the connection stays up; the
+/// participant leaves its room when the connection closes.
+struct SignalingSession {
+    let settings: SignalingSettings
+    let outbound: WebSocketOutboundWriter
+    let logger: Logger
+    private var joined: (room: Room, participantID: String)?
+    private var eventsTask: Task<Void, Never>?
+    private var bucket: (tokens: Double, at: ContinuousClock.Instant)
+
+    init(settings: SignalingSettings, outbound: WebSocketOutboundWriter, logger: Logger) {
+        self.settings = settings
+        self.outbound = outbound
+        self.logger = logger
+        bucket = (Double(settings.requestsPerSecond * 2), .now)
+    }
+
+    static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, settings: SignalingSettings, logger: Logger) async {
+        var session = SignalingSession(settings: settings, outbound: outbound, logger: logger)
+        do {
+            // The transport's own cap is generous; the configured limit is enforced per message with an error.
+            for try await message in inbound.messages(maxSize: max(settings.maxMessageBytes * 4, 1 << 20)) {
+                guard case .text(let text) = message else {
+                    await session.send(SignalingCodec.error(SignalingError(code: .badJSON, message: "messages are JSON text, not binary")))
+                    continue
+                }
+                if await session.handle(text) == .leave { break }
+            }
+        } catch {
+            logger.debug("signaling connection ended", metadata: ["error": "\(error)"])
+        }
+        await session.end(reason: "disconnected")
+    }
+
+    enum Outcome { case goOn, leave }
+
+    /// Handles one text message.
+    mutating func handle(_ text: String) async -> Outcome {
+        guard takeToken() else {
+            await send(SignalingCodec.error(SignalingError(code: .rateLimited, message: "more than \(settings.requestsPerSecond) requests per second")))
+            return .goOn
+        }
+        let envelope: SignalingEnvelope
+        switch SignalingCodec.decode(text, maxBytes: settings.maxMessageBytes) {
+        case .failure(let error):
+            await send(SignalingCodec.error(error))
+            return .goOn
+        case .success(let e):
+            envelope = e
+        }
+        do {
+            let (result, outcome) = try await perform(envelope.request)
+            await send(SignalingCodec.response(id: envelope.id, result: result))
+            return outcome
+        } catch var error as SignalingError {
+            error.id = envelope.id
+            await send(SignalingCodec.error(error))
+        } catch let error as Room.RoomError {
+            await send(SignalingCodec.error(Self.signalingError(error, id: envelope.id)))
+        } catch {
+            logger.error("signaling request failed", metadata: ["error": "\(error)"])
+            await send(SignalingCodec.error(SignalingError(code: .internalError, message: "the request failed", id: envelope.id)))
+        }
+        return .goOn
+    }
+
+    private mutating func perform(_ request: SignalingRequest) async throws -> ([String: Any], Outcome) {
+        if case .join(let token) = request { return (try await join(token: token), .goOn) }
+        if case .ping = request { return (["time": Int(Date().timeIntervalSince1970 * 1000)], .goOn) }
+        guard let (room, participantID) = joined else {
+            throw SignalingError(code: .unauthenticated, message: "join first")
+        }
+        let media = settings.media
+        switch request {
+        case .join, .ping:
+            return ([:], .goOn)
+        case .publish(let sdp, let tracks):
+            let (answer, published) = try await room.publish(
+                participantID, offer: sdp, tracks: tracks, certificate: media.certificate,
+                candidateAddresses: media.settings.candidateAddresses)
+            return (["sdp": answer, "tracks": published.map(\.json)], .goOn)
+        case .subscriberAnswer(let sdp, _):
+            try await room.answerSubscriber(participantID, sdp: sdp, certificate: media.certificate)
+            return ([:], .goOn)
+        case .unpublish(let trackID):
+            try await room.unpublish(participantID, trackID: trackID)
+            return ([:], .goOn)
+        case .mute(let trackID, let muted):
+            try await room.setMuted(participantID, trackID: trackID, muted: muted)
+            return ([:], .goOn)
+        case .setSubscription(let trackID, let spatial, let temporal, let paused):
+            try await room.setSubscription(
+                participantID, trackID: trackID, maxSpatialLayer: spatial, maxTemporalLayer: temporal, paused: paused)
+            return ([:], .goOn)
+        case .leave:
+            await end(reason: "left")
+            return ([:], .leave)
+        }
+    }
+
+    private mutating func join(token: String) async throws -> [String: Any] {
+        guard joined == nil else { throw SignalingError(code: .invalidField, message: "already joined") }
+        guard let verifier = settings.verifier else {
+            throw SignalingError(code: .unauthenticated, message: "this server has no token secret configured (auth.jwtSecret)")
+        }
+        let claims: JSONWebToken.Claims
+        do throws(JWTError) {
+            claims = try verifier.verify(token, now: Int64(Date().timeIntervalSince1970))
+        } catch {
+            switch error {
+            case .expired, .notYetValid: throw SignalingError(code: .tokenExpired, message: error.description)
+            case .wrongRoom: throw SignalingError(code: .wrongRoom, message: error.description)
+            default: throw SignalingError(code: .unauthenticated, message: error.description)
+            }
+        }
+        let room = await settings.media.room(claims.room)
+        let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1024))
+        let identity = ParticipantIdentity(
+            identity: claims.identity, name: claims.name ?? claims.identity,
+            grants: ParticipantGrants(
+                publish: claims.grants.publish, subscribe: claims.grants.subscribe, publishData: claims.grants.publishData))
+        let result = try await room.join(
+            identity, events: continuation, certificate: settings.media.certificate,
+            candidateAddresses: settings.media.settings.candidateAddresses)
+        joined = (room, result.participant.id)
+        let outbound = self.outbound
+        eventsTask = Task {
+            for await text in stream {
+                try? await outbound.write(.text(text))
+            }
+        }
+        logger.info("participant joined", metadata: ["room": "\(claims.room)", "identity": "\(claims.identity)"])
+        return [
+            "participant": result.participant.json, "room": ["name": claims.room],
+            "participants": result.participants.map(\.json), "tracks": result.tracks.map(\.json),
+        ]
+    }
+
+    mutating func end(reason: String) async {
+        if let (room, participantID) = joined { await room.leave(participantID, reason: reason) }
+        joined = nil
+        eventsTask?.cancel()
+        eventsTask = nil
+    }
+
+    func send(_ text: String) async {
+        try? await outbound.write(.text(text))
+    }
+
+    /// Token bucket: `requestsPerSecond`, bursts of twice that.
+    private mutating func takeToken() -> Bool {
+        let now = ContinuousClock.now
+        let elapsed = Double((now - bucket.at).components.attoseconds) / 1e18 + Double((now - bucket.at).components.seconds)
+        let capacity = Double(settings.requestsPerSecond * 2)
+        bucket = (min(capacity, bucket.tokens + elapsed * Double(settings.requestsPerSecond)), now)
+        guard bucket.tokens >= 1 else { return false }
+        bucket.tokens -= 1
+        return true
+    }
+
+    static func signalingError(_ error: Room.RoomError, id: SignalingRequestID?) -> SignalingError {
+        switch error {
+        case .badOffer(let why):
+            let code: SignalingError.Code = why.contains("no m-line with a codec") ? .noCodec : .badSDP
+            return SignalingError(code: code, message: why, id: id)
+        case .closed: return SignalingError(code: .notFound, message: "the room is closed", id: id)
+        case .forbidden(let why): return SignalingError(code: .forbidden, message: why, id: id)
+        case .notFound(let why): return SignalingError(code: .notFound, message: why, id: id)
+        case .rejected(let why): return SignalingError(code: .invalidField, message: why, id: id)
+        }
+    }
+}

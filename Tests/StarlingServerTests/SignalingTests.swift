@@ -1,0 +1,126 @@
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import HummingbirdWSTesting
+import HummingbirdWebSocket
+import Logging
+import NIOPosix
+import StarlingClient
+import StarlingTransport
+import StarlingWire
+import Testing
+
+@testable import StarlingServer
+
+/// `/rtc` over a real WebSocket on 127.0.0.1 (Hummingbird's live test client): joining with a token,
+/// publishing, the events others get, and every kind of bad input answered with an error while the
+/// connection stays up.
+@Suite(.serialized) struct SignalingTests {
+    static let secret = "a-test-secret-of-at-least-32-bytes!!"
+
+    static func token(room: String = "r1", identity: String, expiresIn: Int64 = 3600, secret: String = secret) throws -> String {
+        let now = Int64(Date().timeIntervalSince1970)
+        return try JSONWebToken.sign(
+            claims: .init(room: room, identity: identity, name: identity.capitalized, grants: .all, expiresAt: now + expiresIn),
+            secret: Array(secret.utf8))
+    }
+
+    static func object(_ text: String) -> [String: Any] {
+        (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
+    }
+
+    /// Sends `text` and returns the reply (a `response` or `error`), skipping events (collected in `events`).
+    static func request(
+        _ text: String, _ outbound: WebSocketOutboundWriter, _ inbound: inout WebSocketInboundMessageStream.AsyncIterator,
+        events: inout [[String: Any]]
+    ) async throws -> [String: Any] {
+        try await outbound.write(.text(text))
+        while let message = try await inbound.next() {
+            guard case .text(let t) = message else { continue }
+            let o = object(t)
+            if o["type"] as? String == "response" || o["type"] as? String == "error" { return o }
+            events.append(o)
+        }
+        return [:]
+    }
+
+    static func code(_ reply: [String: Any]) -> String? { (reply["error"] as? [String: Any])?["code"] as? String }
+
+    @Test func joinPublishAndBadInput() async throws {
+        var configuration = StarlingConfiguration()
+        configuration.http.port = 0
+        configuration.media.udpPort = 0
+        configuration.media.eventLoops = 1
+        configuration.auth.jwtSecret = Self.secret
+        configuration.signaling.maxMessageBytes = 16 * 1024
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let app = buildApplication(configuration: configuration, logger: Logger(label: "test"), media: media)
+        let publisherOffer = ClientPeer(
+            tracks: [ClientPeer.Track(kind: .video, mid: "0", ssrcs: [1234], payloadType: 96, direction: .send)],
+            certificate: try DTLSCertificate(generatingWithCommonName: "c")
+        ).makeOffer()
+
+        try await app.test(.live) { client in
+            try await client.ws("/rtc") { inbound, outbound, _ in
+                var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                var events: [[String: Any]] = []
+                // Before joining: ping works, anything else is refused.
+                let pong = try await Self.request(#"{"type":"ping","id":1}"#, outbound, &iterator, events: &events)
+                #expect(pong["type"] as? String == "response" && pong["id"] as? Int == 1)
+                let early = try await Self.request(#"{"type":"leave","id":2}"#, outbound, &iterator, events: &events)
+                #expect(Self.code(early) == "unauthenticated" && early["id"] as? Int == 2)
+                // Bad input, one of each; the connection stays up.
+                #expect(Self.code(try await Self.request("{nope", outbound, &iterator, events: &events)) == "bad_json")
+                #expect(Self.code(try await Self.request(#"{"type":"fly","id":3}"#, outbound, &iterator, events: &events)) == "unknown_type")
+                #expect(Self.code(try await Self.request(#"{"type":"mute","id":4,"trackId":"x"}"#, outbound, &iterator, events: &events)) == "invalid_field")
+                let big = #"{"type":"ping","id":5,"pad":"\#(String(repeating: "x", count: 20_000))"}"#
+                #expect(Self.code(try await Self.request(big, outbound, &iterator, events: &events)) == "too_large")
+                // Tokens: forged, expired.
+                let forged = try Self.token(identity: "eve", secret: "another-secret-that-is-32-bytes-long!")
+                let forgedReply = try await Self.request(#"{"type":"join","id":6,"token":"\#(forged)"}"#, outbound, &iterator, events: &events)
+                #expect(Self.code(forgedReply) == "unauthenticated")
+                let expired = try Self.token(identity: "old", expiresIn: -3600)
+                #expect(Self.code(try await Self.request(#"{"type":"join","id":7,"token":"\#(expired)"}"#, outbound, &iterator, events: &events)) == "token_expired")
+                // A good join, then publishing: a bad SDP, one without a codec we forward, then a real offer.
+                let joined = try await Self.request(#"{"type":"join","id":8,"token":"\#(try Self.token(identity: "ada"))"}"#, outbound, &iterator, events: &events)
+                let participant = (joined["result"] as? [String: Any])?["participant"] as? [String: Any]
+                #expect(participant?["identity"] as? String == "ada", "\(joined)")
+                #expect(Self.code(try await Self.request(#"{"type":"publish","id":9,"sdp":"garbage","tracks":[]}"#, outbound, &iterator, events: &events)) == "bad_sdp")
+                let pcmu = publisherOffer.replacingOccurrences(of: "VP8/90000", with: "PCMU/8000").replacingOccurrences(of: "m=video", with: "m=audio")
+                let noCodec = try await Self.request(
+                    String(data: try JSONSerialization.data(withJSONObject: ["type": "publish", "id": 10, "sdp": pcmu, "tracks": []]), encoding: .utf8)!,
+                    outbound, &iterator, events: &events)
+                #expect(Self.code(noCodec) == "no_codec", "\(noCodec)")
+                let publish = try await Self.request(
+                    String(data: try JSONSerialization.data(withJSONObject: [
+                        "type": "publish", "id": 11, "sdp": publisherOffer, "tracks": [["mid": "0", "source": "camera"]],
+                    ]), encoding: .utf8)!,
+                    outbound, &iterator, events: &events)
+                let result = publish["result"] as? [String: Any]
+                #expect((result?["sdp"] as? String)?.contains("a=ice-lite") == true, "\(publish)")
+                #expect((result?["tracks"] as? [[String: Any]])?.first?["source"] as? String == "camera")
+                // A second participant joins on its own connection: it is offered ada's camera, ada hears of it.
+                try await client.ws("/rtc") { inbound2, outbound2, _ in
+                    var iterator2 = inbound2.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    var events2: [[String: Any]] = []
+                    let joined2 = try await Self.request(#"{"type":"join","id":"b1","token":"\#(try Self.token(identity: "bob"))"}"#, outbound2, &iterator2, events: &events2)
+                    let tracks = (joined2["result"] as? [String: Any])?["tracks"] as? [[String: Any]]
+                    #expect(tracks?.count == 1 && joined2["id"] as? String == "b1")
+                    // The subscriber offer follows the join response.
+                    var offer: [String: Any]?
+                    while offer == nil, let message = try await iterator2.next() {
+                        if case .text(let t) = message, Self.object(t)["type"] as? String == "subscriberOffer" { offer = Self.object(t) }
+                    }
+                    #expect((offer?["sdp"] as? String)?.contains("a=sendonly") == true)
+                    _ = try await Self.request(#"{"type":"leave","id":"b2"}"#, outbound2, &iterator2, events: &events2)
+                }
+                let ping = try await Self.request(#"{"type":"ping","id":12}"#, outbound, &iterator, events: &events)
+                #expect(ping["type"] as? String == "response")
+                #expect(events.contains { $0["type"] as? String == "participantJoined" })
+                #expect(events.contains { $0["type"] as? String == "participantLeft" })
+            }
+        }
+        for loop in media.loops { await loop.stop() }
+    }
+}
