@@ -13,7 +13,7 @@ import Testing
 /// transport whose router sends each stream back under our SSRC) over real UDP sockets on 127.0.0.1, in
 /// both port modes; garbage sent to the server's socket meanwhile is dropped and counted while the session
 /// goes on.
-@Suite(.serialized) struct EchoOverUDPTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct EchoOverUDPTests {
     /// A UDP socket on 127.0.0.1 whose received datagrams are collected for the test task to drain.
     final class ClientSocket: ChannelInboundHandler, Sendable {
         typealias InboundIn = AddressedEnvelope<ByteBuffer>

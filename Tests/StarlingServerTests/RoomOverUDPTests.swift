@@ -15,7 +15,7 @@ import Testing
 /// simulcast layers with RTX, four subscribers, all our own client (StarlingClient: controlling ICE, DTLS
 /// client, SRTP). Each subscriber NACKs, sends receiver reports and transport-cc feedback and checks its
 /// stream as a decoder would need it.
-@Suite(.serialized) struct RoomOverUDPTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct RoomOverUDPTests {
     /// One client peer on its own UDP socket; the test task moves datagrams between the two.
     final class UDPPeer: @unchecked Sendable {
         let client: ClientPeer
@@ -241,7 +241,7 @@ import Testing
 /// A subscribing peer connection where Starling offers (RFC 8829 §5.2) and renegotiates: a subscriber
 /// receives one publisher, then a second one is added to the same connection by a new offer, then the
 /// first is removed (its m-line goes inactive), all over real sockets with our own client answering.
-@Suite(.serialized) struct SubscriberRenegotiationOverUDPTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SubscriberRenegotiationOverUDPTests {
     typealias Peer = RoomOverUDPTests.UDPPeer
 
     @Test func serverOffersAndRenegotiates() async throws {

@@ -15,7 +15,7 @@ import Testing
 /// Issue 6's room model over real sockets, below the WebSocket layer: three participants join, each
 /// publishes a camera on a connection it offers and receives the other two on the connection Starling
 /// offers (renegotiated as tracks arrive); then one leaves and the others are told and stop receiving it.
-@Suite(.serialized) struct RoomParticipantsTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct RoomParticipantsTests {
     typealias Peer = RoomOverUDPTests.UDPPeer
 
     final class Person: @unchecked Sendable {

@@ -15,7 +15,7 @@ import Testing
 /// `/rtc` over a real WebSocket on 127.0.0.1 (Hummingbird's live test client): joining with a token,
 /// publishing, the events others get, and every kind of bad input answered with an error while the
 /// connection stays up.
-@Suite(.serialized) struct SignalingTests {
+@Suite(.serialized, .timeLimit(.minutes(2))) struct SignalingTests {
     static let secret = "a-test-secret-of-at-least-32-bytes!!"
 
     static func token(room: String = "r1", identity: String, expiresIn: Int64 = 3600, secret: String = secret) throws -> String {
@@ -107,8 +107,9 @@ import Testing
                     let joined2 = try await Self.request(#"{"type":"join","id":"b1","token":"\#(try Self.token(identity: "bob"))"}"#, outbound2, &iterator2, events: &events2)
                     let tracks = (joined2["result"] as? [String: Any])?["tracks"] as? [[String: Any]]
                     #expect(tracks?.count == 1 && joined2["id"] as? String == "b1")
-                    // The subscriber offer follows the join response.
-                    var offer: [String: Any]?
+                    // The subscriber offer follows the join response (never before it).
+                    #expect(events2.isEmpty, "no event before the join response")
+                    var offer: [String: Any]? = events2.first { $0["type"] as? String == "subscriberOffer" }
                     while offer == nil, let message = try await iterator2.next() {
                         if case .text(let t) = message, Self.object(t)["type"] as? String == "subscriberOffer" { offer = Self.object(t) }
                     }

@@ -23,6 +23,9 @@ struct SignalingSession {
     let logger: Logger
     private var joined: (room: Room, participantID: String)?
     private var eventsTask: Task<Void, Never>?
+    /// The room's events for this participant, forwarded once the join response has gone out (so a client
+    /// always reads that response before any event).
+    private var pendingEvents: AsyncStream<String>?
     private var bucket: (tokens: Double, at: ContinuousClock.Instant)
 
     init(settings: SignalingSettings, outbound: WebSocketOutboundWriter, logger: Logger) {
@@ -68,6 +71,13 @@ struct SignalingSession {
         do {
             let (result, outcome) = try await perform(envelope.request)
             await send(SignalingCodec.response(id: envelope.id, result: result))
+            if let stream = pendingEvents {
+                pendingEvents = nil
+                let outbound = self.outbound
+                eventsTask = Task {
+                    for await text in stream { try? await outbound.write(.text(text)) }
+                }
+            }
             return outcome
         } catch var error as SignalingError {
             error.id = envelope.id
@@ -140,12 +150,7 @@ struct SignalingSession {
             identity, events: continuation, certificate: settings.media.certificate,
             candidateAddresses: settings.media.settings.candidateAddresses)
         joined = (room, result.participant.id)
-        let outbound = self.outbound
-        eventsTask = Task {
-            for await text in stream {
-                try? await outbound.write(.text(text))
-            }
-        }
+        pendingEvents = stream
         logger.info("participant joined", metadata: ["room": "\(claims.room)", "identity": "\(claims.identity)"])
         return [
             "participant": result.participant.json, "room": ["name": claims.room],
