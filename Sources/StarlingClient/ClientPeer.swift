@@ -146,23 +146,15 @@ public final class ClientPeer {
         guard let first = answer.media.first(where: { $0.port != 0 }) else { throw ClientError.badAnswer("no accepted m-line") }
         guard let credentials = answer.iceCredentials(for: first) else { throw ClientError.badAnswer("no ICE credentials") }
         let fingerprints = answer.fingerprints(for: first)
-        let candidates = first.candidates.filter { $0.transport.lowercased() == "udp" }.compactMap {
-            STUNAddress("\($0.address.contains(":") ? "[\($0.address)]" : $0.address):\($0.port)")
-        }
+        let candidates = Self.udpCandidates(of: first)
         guard !candidates.isEmpty else { throw ClientError.badAnswer("no UDP candidate") }
         for m in answer.media where !m.isRejected {
-            guard let mid = m.mid, let ssrc = m.ssrcAttributes.first?.ssrc else { continue }
-            let fid = m.ssrcGroup(.fid).flatMap { $0.ssrcs.count == 2 && $0.ssrcs[0] == ssrc ? $0.ssrcs[1] : nil }
-            receivedStreams[mid] = ReceivedStream(ssrc: ssrc, rtxSSRC: fid)
+            guard let mid = m.mid, let stream = Self.announcedStream(in: m) else { continue }
+            receivedStreams[mid] = stream
         }
         // RFC 5763 §5: the answerer's passive makes us the DTLS client.
         let role: DTLSEndpoint.Role = (first.setup ?? answer.setup) == .active ? .server : .client
-        transport = try PeerTransport(
-            configuration: .init(
-                localCredentials: localCredentials, remoteCredentials: ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd),
-                ice: .controlling(remoteCandidates: candidates, tieBreaker: UInt64.random(in: 0...UInt64.max)),
-                dtls: .init(certificate: certificate, role: role, remoteFingerprints: fingerprints)),
-            now: now)
+        try makeTransport(credentials: credentials, candidates: candidates, role: role, fingerprints: fingerprints, now: now)
         return candidates
     }
 
@@ -202,30 +194,46 @@ public final class ClientPeer {
             section.appendCodec(codec)
             if let rtx = m.rtxPayloadType(for: codec.payloadType).flatMap({ m.codec(payloadType: $0) }) { section.appendCodec(rtx) }
             answer.media.append(section)
-            if m.effectiveDirection == .sendonly, let ssrc = m.ssrcAttributes.first?.ssrc {
-                let fid = m.ssrcGroup(.fid).flatMap { $0.ssrcs.count == 2 && $0.ssrcs[0] == ssrc ? $0.ssrcs[1] : nil }
-                receivedStreams[mid] = ReceivedStream(ssrc: ssrc, rtxSSRC: fid)
-            } else {
-                receivedStreams[mid] = nil
-            }
+            receivedStreams[mid] = m.effectiveDirection == .sendonly ? Self.announcedStream(in: m) : nil
         }
         answer.attributes.append(.group(SDP.Group(semantics: .bundle, mids: bundled)))
         if transport == nil {
             guard let first = offer.media.first(where: { !$0.isRejected }),
                 let credentials = offer.iceCredentials(for: first)
             else { throw ClientError.badAnswer("the offer has no ICE credentials") }
-            let candidates = first.candidates.filter { $0.transport.lowercased() == "udp" }.compactMap {
-                STUNAddress("\($0.address.contains(":") ? "[\($0.address)]" : $0.address):\($0.port)")
-            }
+            let candidates = Self.udpCandidates(of: first)
             guard !candidates.isEmpty else { throw ClientError.badAnswer("the offer has no UDP candidate") }
-            transport = try PeerTransport(
-                configuration: .init(
-                    localCredentials: localCredentials,
-                    remoteCredentials: ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd),
-                    ice: .controlling(remoteCandidates: candidates, tieBreaker: UInt64.random(in: 0...UInt64.max)),
-                    dtls: .init(certificate: certificate, role: .client, remoteFingerprints: offer.fingerprints(for: first))),
+            try makeTransport(
+                credentials: credentials, candidates: candidates, role: .client, fingerprints: offer.fingerprints(for: first),
                 now: now)
         }
         return answer.serialized()
+    }
+
+    /// The UDP host candidates of an m-line (what an ICE-lite server announces).
+    private static func udpCandidates(of m: MediaDescription) -> [STUNAddress] {
+        m.candidates.filter { $0.transport.lowercased() == "udp" }.compactMap {
+            STUNAddress("\($0.address.contains(":") ? "[\($0.address)]" : $0.address):\($0.port)")
+        }
+    }
+
+    /// The media SSRC an m-line announces and its RTX SSRC (`a=ssrc-group:FID`, RFC 4588 §8.7).
+    private static func announcedStream(in m: MediaDescription) -> ReceivedStream? {
+        guard let ssrc = m.ssrcAttributes.first?.ssrc else { return nil }
+        let fid = m.ssrcGroup(.fid).flatMap { $0.ssrcs.count == 2 && $0.ssrcs[0] == ssrc ? $0.ssrcs[1] : nil }
+        return ReceivedStream(ssrc: ssrc, rtxSSRC: fid)
+    }
+
+    /// Our transport towards the server: the controlling ICE agent (RFC 8445 §7.2) and the given DTLS role.
+    private func makeTransport(
+        credentials: (ufrag: String, pwd: String), candidates: [STUNAddress], role: DTLSEndpoint.Role,
+        fingerprints: [SDP.Fingerprint], now: Instant
+    ) throws {
+        transport = try PeerTransport(
+            configuration: .init(
+                localCredentials: localCredentials, remoteCredentials: ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd),
+                ice: .controlling(remoteCandidates: candidates, tieBreaker: UInt64.random(in: 0...UInt64.max)),
+                dtls: .init(certificate: certificate, role: role, remoteFingerprints: fingerprints)),
+            now: now)
     }
 }

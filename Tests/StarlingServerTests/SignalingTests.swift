@@ -61,7 +61,7 @@ import Testing
             certificate: try DTLSCertificate(generatingWithCommonName: "c")
         ).makeOffer()
 
-        try await app.test(.live) { client in
+        _ = try await app.test(.live) { client in
             try await client.ws("/rtc") { inbound, outbound, _ in
                 var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
                 var events: [[String: Any]] = []

@@ -36,10 +36,26 @@ struct BundledAnswer {
         dtlsRole = setup == .active ? .client : .server
         self.local = local
         self.fingerprint = fingerprint
-        candidates = candidateAddresses.enumerated().map { i, address in
+        candidates = Self.hostCandidates(addresses: candidateAddresses, port: port)
+    }
+
+    /// UDP host candidates on the configured addresses only, the first preferred (RFC 8445 §5.1.2).
+    static func hostCandidates(addresses: [String], port: Int) -> [ICECandidate] {
+        addresses.enumerated().map { i, address in
             ICECandidate(
                 foundation: "\(i + 1)", priority: UInt32(2_130_706_431 - i), address: address, port: UInt16(clamping: port))
         }
+    }
+
+    /// The transport attributes every bundled m-line of ours carries: candidates, ICE credentials and
+    /// options, fingerprint, DTLS setup, mid.
+    static func transportAttributes(
+        candidates: [ICECandidate], local: ICECredentials, fingerprint: SDP.Fingerprint, setup: SDP.Setup, mid: String
+    ) -> [SDP.Attribute] {
+        candidates.map { .candidate($0) } + [
+            .endOfCandidates, .iceUfrag(local.ufrag), .icePwd(local.pwd), .iceOptions(["ice2"]),
+            .fingerprint(fingerprint), .setup(setup), .mid(mid),
+        ]
     }
 
     /// An empty ICE-lite session description to add the media sections to.
@@ -63,10 +79,8 @@ struct BundledAnswer {
     /// direction, codecs and the rest.
     func accepted(_ m: MediaDescription, mid: String) -> MediaDescription {
         var section = MediaDescription(kind: m.kind, port: 9, proto: m.proto, connection: SDP.Connection(address: "0.0.0.0"))
-        section.attributes = candidates.map { .candidate($0) } + [
-            .endOfCandidates, .iceUfrag(local.ufrag), .icePwd(local.pwd), .iceOptions(["ice2"]),
-            .fingerprint(fingerprint), .setup(setup), .mid(mid),
-        ]
+        section.attributes = Self.transportAttributes(
+            candidates: candidates, local: local, fingerprint: fingerprint, setup: setup, mid: mid)
         return section
     }
 

@@ -145,7 +145,7 @@ extension Room {
         participant.publisher = connection.transport
         var summaries: [TrackSummary] = []
         for (mid, producer) in connection.producers {
-            guard let source = published(producer) else { continue }
+            guard let source = publishedMedia(producer) else { continue }
             let description = described.first { $0.mid == mid }
             let track = TrackState(
                 id: people.newID("TR"), participantID: participantID, producer: producer, kind: source.kind,

@@ -118,11 +118,7 @@ actor Room {
             throw RoomError.rejected("unknown \(source.producer)")
         }
         let local = ICECredentials.random()
-        let socket = try await loop.socketForNewPeer()
-        guard !isClosed else {
-            if socket.owned { try? await socket.channel.close() }
-            throw RoomError.closed
-        }
+        let socket = try await reserveSocket()
         let plan: RoomAnswer
         let transport: PeerTransport
         do {
@@ -175,6 +171,17 @@ actor Room {
         return connection
     }
 
+    /// A socket for a new transport from the loop (the shared one, or its own in port-range mode); refused,
+    /// and an own socket closed again, when the room closed while waiting for it.
+    private func reserveSocket() async throws -> (channel: any Channel, port: Int, owned: Bool) {
+        let socket = try await loop.socketForNewPeer()
+        guard !isClosed else {
+            if socket.owned { try? await socket.channel.close() }
+            throw RoomError.closed
+        }
+        return socket
+    }
+
     /// Hands a new transport to the loop (same executor: a synchronous call).
     private func attach(_ peer: RoomTransport, channel: any Channel, owned: Bool) {
         // The room and the loop run on the same executor (one thread): the peer is not shared across threads.
@@ -206,7 +213,7 @@ actor Room {
     // MARK: - Subscribing peer connections (Starling offers, RFC 8829 §5.2)
 
     /// What a producer publishes (kind, codec as negotiated), while it exists.
-    func published(_ producer: ProducerID) -> (kind: SDP.MediaKind, codec: SDP.Codec)? {
+    func publishedMedia(_ producer: ProducerID) -> (kind: SDP.MediaKind, codec: SDP.Codec)? {
         published[producer].map { ($0.kind, $0.codec) }
     }
 
@@ -217,11 +224,7 @@ actor Room {
         guard let fingerprint = certificate.fingerprint(hashFunction: "sha-256") else {
             throw RoomError.rejected("no certificate fingerprint")
         }
-        let socket = try await loop.socketForNewPeer()
-        guard !isClosed else {
-            if socket.owned { try? await socket.channel.close() }
-            throw RoomError.closed
-        }
+        let socket = try await reserveSocket()
         let tid = TransportID(nextTransport)
         nextTransport += 1
         let negotiation = SubscriberNegotiation(

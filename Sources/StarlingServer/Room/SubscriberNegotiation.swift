@@ -67,10 +67,7 @@ struct SubscriberNegotiation {
         self.local = local
         self.fingerprint = fingerprint
         self.cname = cname
-        candidates = candidateAddresses.enumerated().map { i, address in
-            ICECandidate(
-                foundation: "\(i + 1)", priority: UInt32(2_130_706_431 - i), address: address, port: UInt16(clamping: port))
-        }
+        candidates = BundledAnswer.hostCandidates(addresses: candidateAddresses, port: port)
     }
 
     /// Adds a line sending `producer` (its codec as the publisher negotiated it); returns its mid.
@@ -135,10 +132,9 @@ struct SubscriberNegotiation {
         for line in lines {
             var m = MediaDescription(
                 kind: line.kind, port: 9, proto: "UDP/TLS/RTP/SAVPF", connection: SDP.Connection(address: "0.0.0.0"))
-            m.attributes = candidates.map { .candidate($0) } + [
-                .endOfCandidates, .iceUfrag(local.ufrag), .icePwd(local.pwd), .iceOptions(["ice2"]),
-                .fingerprint(fingerprint), .setup(.actpass), .mid(line.mid),
-            ]
+            // RFC 5763 §5: the offerer is actpass.
+            m.attributes = BundledAnswer.transportAttributes(
+                candidates: candidates, local: local, fingerprint: fingerprint, setup: .actpass, mid: line.mid)
             for ext in Self.extensions where line.kind == .audio ? ext.audio : ext.video {
                 m.attributes.append(.extmap(SDP.ExtMap(id: ext.id, uri: ext.uri)))
             }
