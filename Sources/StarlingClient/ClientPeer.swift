@@ -9,7 +9,7 @@ public final class ClientPeer {
     public struct Track: Hashable, Sendable {
         public enum Kind: String, Sendable { case audio, video }
         /// Which way media flows on the track's m-line, from our side.
-        public enum Direction: String, Sendable { case send, receive, sendReceive }
+        public enum Direction: String, Sendable { case send, receive, sendReceive, inactive }
         public var kind: Kind
         public var mid: String
         /// The media SSRCs we send, lowest simulcast layer first (`a=ssrc-group:SIM` when several).
@@ -57,9 +57,15 @@ public final class ClientPeer {
     }
 
     public let certificate: DTLSCertificate
-    public let localCredentials = ICECredentials.random()
-    public let tracks: [Track]
+    public private(set) var localCredentials = ICECredentials.random()
+    public private(set) var tracks: [Track]
     public private(set) var transport: PeerTransport?
+    /// The server's ICE credentials as the last exchange gave them.
+    private var remoteCredentials: ICECredentials?
+    /// Our credentials the transport uses.
+    private var transportCredentials: ICECredentials?
+    private let sessionID = String(UInt32.random(in: 1...UInt32.max))
+    private var sessionVersion: UInt64 = 0
     /// Extension ids we offer (RFC 8285): `sdes:mid` (RFC 8843 §15), abs-send-time, transport-wide-cc.
     public static let midExtensionID: UInt16 = 1
     public static let absSendTimeExtensionID: UInt16 = 2
@@ -72,11 +78,24 @@ public final class ClientPeer {
         self.certificate = certificate
     }
 
+    /// Adds a track (a new m-line in the next offer: a renegotiation once the transport exists).
+    public func addTrack(_ track: Track) { tracks.append(track) }
+
+    /// Changes a track's direction, e.g. `.inactive` to stop sending it (its m-line stays, RFC 8829 §5.2.2).
+    public func setDirection(_ direction: Track.Direction, mid: String) {
+        if let i = tracks.firstIndex(where: { $0.mid == mid }) { tracks[i].direction = direction }
+    }
+
+    /// ICE restart (RFC 8445 §9, RFC 8829 §5.2.1): the next offer carries new credentials; media keeps flowing
+    /// until the answer's are applied.
+    public func restartICE() { localCredentials = ICECredentials.random() }
+
     /// The offer (JSEP RFC 8829 §5.2): one m-line per track in its direction, bundled, rtcp-mux, actpass,
     /// VP8 (NACK, PLI, FIR, transport-cc, optional RTX) or Opus, with the mid, abs-send-time and
     /// transport-wide-cc extensions.
     public func makeOffer() -> String {
-        var offer = SessionDescription(origin: SDP.Origin(sessionID: String(UInt32.random(in: 1...UInt32.max)), sessionVersion: 1))
+        sessionVersion += 1
+        var offer = SessionDescription(origin: SDP.Origin(sessionID: sessionID, sessionVersion: sessionVersion))
         offer.attributes.append(.group(SDP.Group(semantics: .bundle, mids: tracks.map(\.mid))))
         for track in tracks {
             var m = MediaDescription(
@@ -87,6 +106,7 @@ public final class ClientPeer {
                 case .send: .sendonly
                 case .receive: .recvonly
                 case .sendReceive: .sendrecv
+                case .inactive: .inactive
                 }
             m.attributes = [
                 .iceUfrag(localCredentials.ufrag), .icePwd(localCredentials.pwd), .fingerprint(certificate.fingerprint),
@@ -119,7 +139,7 @@ public final class ClientPeer {
                 ]
                 m.formats.append("\(rtx)")
             }
-            if track.direction != .receive {
+            if track.direction == .send || track.direction == .sendReceive {
                 if track.ssrcs.count > 1 { m.attributes.append(.ssrcGroup(SDP.SSRCGroup(semantics: .sim, ssrcs: track.ssrcs))) }
                 for (i, ssrc) in track.ssrcs.enumerated() where i < track.rtxSSRCs.count {
                     m.attributes.append(.ssrcGroup(SDP.SSRCGroup(semantics: .fid, ssrcs: [ssrc, track.rtxSSRCs[i]])))
@@ -152,9 +172,19 @@ public final class ClientPeer {
             guard let mid = m.mid, let stream = Self.announcedStream(in: m) else { continue }
             receivedStreams[mid] = stream
         }
-        // RFC 5763 §5: the answerer's passive makes us the DTLS client.
-        let role: DTLSEndpoint.Role = (first.setup ?? answer.setup) == .active ? .server : .client
-        try makeTransport(credentials: credentials, candidates: candidates, role: role, fingerprints: fingerprints, now: now)
+        let remote = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
+        if let transport {
+            // A renegotiation; new credentials on either side are an ICE restart (RFC 8445 §9).
+            if remote != remoteCredentials || transportCredentials != localCredentials {
+                transport.restartICE(local: localCredentials, remote: remote, now: now)
+                transportCredentials = localCredentials
+            }
+        } else {
+            // RFC 5763 §5: the answerer's passive makes us the DTLS client.
+            let role: DTLSEndpoint.Role = (first.setup ?? answer.setup) == .active ? .server : .client
+            try makeTransport(credentials: credentials, candidates: candidates, role: role, fingerprints: fingerprints, now: now)
+        }
+        remoteCredentials = remote
         return candidates
     }
 
@@ -197,10 +227,26 @@ public final class ClientPeer {
             receivedStreams[mid] = m.effectiveDirection == .sendonly ? Self.announcedStream(in: m) : nil
         }
         answer.attributes.append(.group(SDP.Group(semantics: .bundle, mids: bundled)))
+        guard let first = offer.media.first(where: { !$0.isRejected }), let credentials = offer.iceCredentials(for: first)
+        else { throw ClientError.badAnswer("the offer has no ICE credentials") }
+        let remote = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
+        defer { remoteCredentials = remote }
+        if let transport, remote != remoteCredentials {
+            // The server restarted ICE: we answer with new credentials too (RFC 8445 §9.1).
+            localCredentials = ICECredentials.random()
+            for i in answer.media.indices where !answer.media[i].isRejected {
+                answer.media[i].attributes = answer.media[i].attributes.map {
+                    switch $0 {
+                    case .iceUfrag: .iceUfrag(localCredentials.ufrag)
+                    case .icePwd: .icePwd(localCredentials.pwd)
+                    default: $0
+                    }
+                }
+            }
+            transport.restartICE(local: localCredentials, remote: remote, now: now)
+            transportCredentials = localCredentials
+        }
         if transport == nil {
-            guard let first = offer.media.first(where: { !$0.isRejected }),
-                let credentials = offer.iceCredentials(for: first)
-            else { throw ClientError.badAnswer("the offer has no ICE credentials") }
             let candidates = Self.udpCandidates(of: first)
             guard !candidates.isEmpty else { throw ClientError.badAnswer("the offer has no UDP candidate") }
             try makeTransport(
@@ -229,6 +275,7 @@ public final class ClientPeer {
         credentials: (ufrag: String, pwd: String), candidates: [STUNAddress], role: DTLSEndpoint.Role,
         fingerprints: [SDP.Fingerprint], now: Instant
     ) throws {
+        transportCredentials = localCredentials
         transport = try PeerTransport(
             configuration: .init(
                 localCredentials: localCredentials, remoteCredentials: ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd),

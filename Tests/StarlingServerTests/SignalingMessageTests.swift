@@ -20,7 +20,8 @@ import Testing
 
     @Test func everyRequestType() throws {
         let cases: [(String, SignalingRequest)] = [
-            (#"{"type":"join","id":1,"token":"a.b.c"}"#, .join(token: "a.b.c")),
+            (#"{"type":"join","id":1,"token":"a.b.c"}"#, .join(token: "a.b.c", reconnect: false)),
+            (#"{"type":"join","id":1,"token":"a.b.c","reconnect":true}"#, .join(token: "a.b.c", reconnect: true)),
             (
                 #"{"type":"publish","id":"p1","sdp":"v=0","tracks":[{"mid":"0","source":"microphone"},{"mid":"1","source":"camera","name":"Cam"}]}"#,
                 .publish(

@@ -217,6 +217,10 @@ public final class Router {
 
     /// The send-side bandwidth estimate of a subscriber transport, bits per second, when it has one.
     public func estimatedBitrate(of transport: TransportID) -> Int? { transports[transport]?.estimate }
+    /// Smoothed round-trip time to a transport's peer from its receiver reports (RFC 3550 §6.4.1).
+    public func roundTripTime(of transport: TransportID) -> Duration? { transports[transport]?.rtt }
+    /// The consumers sending on a transport.
+    public func consumers(on transport: TransportID) -> [Consumer] { transports[transport]?.consumers ?? [] }
 
     public func pollEvent() -> RouterEvent? { events.isEmpty ? nil : events.removeFirst() }
 

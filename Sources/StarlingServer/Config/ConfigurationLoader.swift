@@ -20,7 +20,8 @@ public enum ConfigurationLoader {
         "log.level",
         "shutdown.gracePeriodSeconds",
         "auth.jwtSecret", "auth.devTokens",
-        "signaling.maxMessageBytes", "signaling.requestsPerSecond",
+        "signaling.maxMessageBytes", "signaling.requestsPerSecond", "signaling.reconnectWindowSeconds",
+        "rooms.maxParticipants", "rooms.emptyTimeoutSeconds", "control.apiKey",
     ]
 
     /// Loads and validates; throws `ConfigurationError` listing every invalid field.
@@ -109,6 +110,14 @@ public enum ConfigurationLoader {
             "signaling.maxMessageBytes", default: config.signaling.maxMessageBytes, in: 1024...(1 << 20))
         config.signaling.requestsPerSecond = reader.int(
             "signaling.requestsPerSecond", default: config.signaling.requestsPerSecond, in: 1...10_000)
+        config.signaling.reconnectWindowSeconds = reader.double(
+            "signaling.reconnectWindowSeconds", default: config.signaling.reconnectWindowSeconds, in: 0...3600)
+        config.rooms.maxParticipants = reader.int("rooms.maxParticipants", default: config.rooms.maxParticipants, in: 0...100_000)
+        config.rooms.emptyTimeoutSeconds = reader.double(
+            "rooms.emptyTimeoutSeconds", default: config.rooms.emptyTimeoutSeconds, in: 1...86_400)
+        config.control.apiKey = reader.string("control.apiKey", default: config.control.apiKey) { value in
+            value.isEmpty || value.utf8.count >= 16 ? nil : "must be at least 16 bytes, or empty (control API off)"
+        }
         config.log.level = reader.logLevel("log.level", default: config.log.level)
         config.shutdown.gracePeriodSeconds = reader.double(
             "shutdown.gracePeriodSeconds", default: config.shutdown.gracePeriodSeconds, in: 0...3600)

@@ -76,12 +76,33 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public var maxMessageBytes: Int = 64 * 1024
         /// Requests per second per connection before `rate_limited` errors (bursts of twice this pass).
         public var requestsPerSecond: Int = 50
+        /// How long a participant whose WebSocket dropped stays in its room, waiting to resume (seconds).
+        public var reconnectWindowSeconds: Double = 20
+        public init() {}
+    }
+
+    /// Defaults for rooms (a room made by a join gets these; `createRoom` may set its own).
+    public struct Rooms: Sendable, Equatable {
+        /// Most participants in one room; 0: no limit.
+        public var maxParticipants: Int = 0
+        /// A room nobody is in closes after this many seconds (at least 1).
+        public var emptyTimeoutSeconds: Double = 300
+        public init() {}
+    }
+
+    /// The application control API (`/control`, `POST /api/<method>`).
+    public struct Control: Sendable, Equatable {
+        /// The key applications present (`Authorization: Bearer <key>`); at least 16 bytes. Empty: the control
+        /// API refuses every call.
+        public var apiKey: String = ""
         public init() {}
     }
 
     public var http = HTTP()
     public var auth = Auth()
     public var signaling = Signaling()
+    public var rooms = Rooms()
+    public var control = Control()
     public var media = Media()
     public var dtls = DTLS()
     public var log = Log()

@@ -37,7 +37,8 @@ public func buildApplication(
         let settings = SignalingSettings(
             media: media, verifier: secret.flatMap { try? JSONWebToken.Verifier(secret: $0) },
             maxMessageBytes: configuration.signaling.maxMessageBytes,
-            requestsPerSecond: configuration.signaling.requestsPerSecond)
+            requestsPerSecond: configuration.signaling.requestsPerSecond,
+            reconnectWindow: .milliseconds(Int64(configuration.signaling.reconnectWindowSeconds * 1000)))
         webSocketRouter.ws("rtc") { _, _ in
             .upgrade([:])
         } onUpgrade: { inbound, outbound, context in

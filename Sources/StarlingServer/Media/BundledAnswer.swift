@@ -18,9 +18,11 @@ struct BundledAnswer {
     let fingerprint: SDP.Fingerprint
     let candidates: [ICECandidate]
 
+    /// `setup`: the role this transport already has, for a renegotiation (RFC 8842 §5.5: an answer in a later
+    /// exchange keeps the DTLS role of the association it continues).
     init(
         offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
-        port: Int
+        port: Int, setup existing: SDP.Setup? = nil
     ) throws(Unanswerable) {
         guard let first = offer.media.first(where: { !$0.isRejected }) else {
             throw Unanswerable(description: "the offer has no m-line that is not rejected")
@@ -32,7 +34,7 @@ struct BundledAnswer {
         remoteFingerprints = offer.fingerprints(for: first)
         guard !remoteFingerprints.isEmpty else { throw Unanswerable(description: "the offer has no a=fingerprint") }
         // RFC 5763 §5: answer an actpass or active offer with passive (we are the DTLS server).
-        setup = offer.setup(for: first) == .passive ? .active : .passive
+        setup = existing ?? (offer.setup(for: first) == .passive ? .active : .passive)
         dtlsRole = setup == .active ? .client : .server
         self.local = local
         self.fingerprint = fingerprint
@@ -58,10 +60,11 @@ struct BundledAnswer {
         ]
     }
 
-    /// An empty ICE-lite session description to add the media sections to.
-    func makeSession(name: String) -> SessionDescription {
+    /// An empty ICE-lite session description to add the media sections to; a renegotiation keeps the
+    /// session id and raises the version (RFC 3264 §8).
+    func makeSession(name: String, origin: SDP.Origin? = nil) -> SessionDescription {
         var answer = SessionDescription(
-            origin: SDP.Origin(sessionID: String(UInt64.random(in: 1...UInt64(Int64.max))), sessionVersion: 1))
+            origin: origin ?? SDP.Origin(sessionID: String(UInt64.random(in: 1...UInt64(Int64.max))), sessionVersion: 1))
         answer.sessionName = name
         answer.attributes.append(.iceLite)
         return answer

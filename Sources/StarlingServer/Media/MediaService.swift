@@ -12,6 +12,8 @@ public final class MediaService: Service, Sendable {
     public let certificate: DTLSCertificate
     let loops: [MediaLoop]
     let settings: StarlingConfiguration.Media
+    /// Options of rooms a join creates.
+    let roomDefaults: RoomOptions
     let logger: Logger
     private let nextLoop = NIOLockedValueBox(0)
     private let rooms = NIOLockedValueBox([String: Room]())
@@ -39,7 +41,9 @@ public final class MediaService: Service, Sendable {
             try await mediaLoop.start()
             loops.append(mediaLoop)
         }
-        let service = MediaService(certificate: certificate, loops: loops, settings: configuration.media, logger: logger)
+        let service = MediaService(
+            certificate: certificate, loops: loops, settings: configuration.media,
+            roomDefaults: RoomOptions(configuration.rooms), logger: logger)
         let ports = await service.sharedPorts()
         logger.info(
             "media ready",
@@ -51,10 +55,14 @@ public final class MediaService: Service, Sendable {
         return service
     }
 
-    init(certificate: DTLSCertificate, loops: [MediaLoop], settings: StarlingConfiguration.Media, logger: Logger) {
+    init(
+        certificate: DTLSCertificate, loops: [MediaLoop], settings: StarlingConfiguration.Media,
+        roomDefaults: RoomOptions = RoomOptions(), logger: Logger
+    ) {
         self.certificate = certificate
         self.loops = loops
         self.settings = settings
+        self.roomDefaults = roomDefaults
         self.logger = logger
     }
 
@@ -79,16 +87,36 @@ public final class MediaService: Service, Sendable {
         return (i, loops[i])
     }
 
-    /// The room `id`, created on the next loop (round robin) if it does not exist yet.
+    /// The room `id`, created on the next loop (round robin) with the default options if it does not exist.
     func room(_ id: String) async -> Room {
+        await room(id, options: nil).room
+    }
+
+    /// The room `id`; `options` set on a new room or change an existing one (createRoom).
+    func room(_ id: String, options: RoomOptions?) async -> (room: Room, created: Bool) {
         let (created, room) = rooms.withLockedValue { rooms -> (Bool, Room) in
             if let room = rooms[id] { return (false, room) }
-            let room = Room(id: id, loop: pickLoop().loop, logger: logger)
+            let room = Room(id: id, loop: pickLoop().loop, logger: logger, options: options ?? roomDefaults)
             rooms[id] = room
             return (true, room)
         }
-        if created { await room.start() }
-        return room
+        if created {
+            await start(room)
+        } else if let options {
+            await room.setOptions(options)
+        }
+        return (room, created)
+    }
+
+    /// Starts a new room's timer; when it closes, the registry forgets it.
+    private func start(_ room: Room) async {
+        let registry = rooms
+        await room.whenClosed { [weak room] id in
+            registry.withLockedValue { rooms in
+                if let current = rooms[id], current === room { rooms[id] = nil }
+            }
+        }
+        await room.start()
     }
 
     func existingRoom(_ id: String) -> Room? { rooms.withLockedValue { $0[id] } }
@@ -97,9 +125,9 @@ public final class MediaService: Service, Sendable {
 
     /// Closes the room `id` and every transport in it; false when there is none.
     @discardableResult
-    func closeRoom(_ id: String) async -> Bool {
+    func closeRoom(_ id: String, reason: String = "closed") async -> Bool {
         guard let room = rooms.withLockedValue({ $0.removeValue(forKey: id) }) else { return false }
-        await room.close()
+        await room.close(reason: reason)
         return true
     }
 
@@ -110,9 +138,8 @@ public final class MediaService: Service, Sendable {
         let id = "echo-\(UInt64.random(in: 1...UInt64.max))"
         let room = Room(id: id, loop: pickLoop().loop, logger: logger)
         rooms.withLockedValue { $0[id] = room }
-        let registry = rooms
-        await room.start()
-        await room.closeWhenEmpty { id in _ = registry.withLockedValue { $0.removeValue(forKey: id) } }
+        await start(room)
+        await room.closeWhenEmpty()
         do {
             let connection = try await room.connect(
                 offer: offer, sources: [:], echo: true, certificate: certificate,

@@ -1,3 +1,4 @@
+import NIOCore
 import StarlingRouting
 import StarlingTransport
 import StarlingWire
@@ -32,9 +33,12 @@ struct TrackSummary: Equatable, Sendable {
     var source: String
     var name: String?
     var muted: Bool
+    /// Only in the publisher's own view: the m-line of its publishing connection.
+    var mid: String? = nil
     var json: [String: Any] {
         var o: [String: Any] = ["id": id, "participantId": participantID, "kind": kind, "source": source, "muted": muted]
         if let name { o["name"] = name }
+        if let mid { o["mid"] = mid }
         return o
     }
 }
@@ -43,13 +47,20 @@ struct TrackSummary: Equatable, Sendable {
 final class ParticipantState {
     let id: String
     let identity: ParticipantIdentity
-    /// Where this participant's signaling messages go (its WebSocket writer reads the other end).
-    let events: AsyncStream<String>.Continuation
+    /// Where this participant's signaling messages go (its WebSocket writer reads the other end); replaced when
+    /// the participant resumes on a new WebSocket.
+    var events: AsyncStream<String>.Continuation
+    /// Which signaling connection is current: a resume makes a new one, so the old one's end is ignored.
+    var generation = 1
+    /// False while its WebSocket is gone and the reconnect window runs.
+    var connected = true
     var publisher: TransportID?
     var subscriber: TransportID?
     /// Published track ids, and the subscribed ones with the mid each arrives on.
     var tracks: [String] = []
     var subscriptions: [String: String] = [:]
+    /// Last connection quality announced (Room+Events.swift).
+    var quality = ConnectionQuality.excellent
 
     init(id: String, identity: ParticipantIdentity, events: AsyncStream<String>.Continuation) {
         self.id = id
@@ -73,10 +84,13 @@ struct TrackState {
     var mid: String
     var muted = false
 
-    var summary: TrackSummary {
+    var summary: TrackSummary { summary(withMid: false) }
+
+    /// With the publishing connection's mid: for the publisher itself.
+    func summary(withMid: Bool) -> TrackSummary {
         TrackSummary(
             id: id, participantID: participantID, kind: kind == .audio ? "audio" : "video", source: source.rawValue, name: name,
-            muted: muted)
+            muted: muted, mid: withMid ? mid : nil)
     }
 }
 
@@ -94,57 +108,196 @@ struct ParticipantRegistry {
 
 /// Issue 6: participants join, publish on a connection they offer, and receive every other participant's
 /// tracks on a connection Starling offers and renegotiates as tracks come and go.
+/// A room's limits and timeouts (issue 6: createRoom).
+struct RoomOptions: Sendable, Equatable {
+    /// 0: no limit.
+    var maxParticipants = 0
+    /// A room with nobody in it closes after this long.
+    var emptyTimeout: Duration = .seconds(300)
+
+    init(maxParticipants: Int = 0, emptyTimeout: Duration = .seconds(300)) {
+        self.maxParticipants = maxParticipants
+        self.emptyTimeout = emptyTimeout
+    }
+
+    init(_ defaults: StarlingConfiguration.Rooms) {
+        maxParticipants = defaults.maxParticipants
+        emptyTimeout = .milliseconds(Int64(defaults.emptyTimeoutSeconds * 1000))
+    }
+
+    var emptyTimeoutSeconds: Double { emptyTimeout.seconds }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
+
+extension TimeAmount {
+    init(_ duration: Duration) {
+        self = .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
+    }
+}
+
 extension Room {
     struct JoinResult: Sendable {
         var participant: ParticipantSummary
         var participants: [ParticipantSummary]
         var tracks: [TrackSummary]
+        /// The participant was already in the room (reconnect within the window) and goes on as it was.
+        var resumed: Bool
+        /// Its own published tracks, with their mids (on a resume).
+        var ownTracks: [TrackSummary]
+        /// Identifies this signaling connection of the participant (see `disconnected`).
+        var generation: Int
     }
 
     /// Adds a participant: the others hear of it; with the subscribe grant it gets a subscribing connection
     /// carrying every track already published (its first `subscriberOffer` event follows).
+    ///
+    /// The same identity joining again either resumes (with `reconnect`: same participant, tracks and
+    /// connections; an ICE restart offer for its subscribing connection follows, and the client restarts ICE on
+    /// its publishing one) or replaces the one in the room, which is removed (`duplicate_identity`).
     func join(
-        _ identity: ParticipantIdentity, events: AsyncStream<String>.Continuation, certificate: DTLSCertificate,
-        candidateAddresses: [String]
+        _ identity: ParticipantIdentity, reconnect: Bool = false, events: AsyncStream<String>.Continuation,
+        certificate: DTLSCertificate, candidateAddresses: [String]
     ) async throws -> JoinResult {
         guard !isClosed else { throw RoomError.closed }
+        if let existing = people.participants.values.first(where: { $0.identity.identity == identity.identity }) {
+            if reconnect { return resume(existing, events: events) }
+            remove(existing.id, reason: "duplicate_identity")
+        }
+        try checkCapacity()
         var subscriber: TransportID?
         if identity.grants.subscribe {
             subscriber = try await openSubscriber(certificate: certificate, candidateAddresses: candidateAddresses)
+        }
+        // The room may have closed or filled up while the socket was reserved.
+        do {
+            guard !isClosed else { throw RoomError.closed }
+            try checkCapacity()
+        } catch {
+            if let subscriber { dropSubscriber(subscriber) }
+            throw error
         }
         let participant = ParticipantState(id: people.newID("PA"), identity: identity, events: events)
         participant.subscriber = subscriber
         let others = Array(people.participants.values)
         people.participants[participant.id] = participant
+        emptyTimer?.cancel()
         let joined = SignalingCodec.event("participantJoined", ["participant": participant.summary.json])
         for other in others { other.send(joined) }
         for track in people.tracks.values { subscribe(participant, to: track) }
         pushSubscriberOffer(participant)
         return JoinResult(
             participant: participant.summary, participants: others.map(\.summary),
-            tracks: people.tracks.values.map(\.summary).sorted { $0.id < $1.id })
+            tracks: people.tracks.values.map(\.summary).sorted { $0.id < $1.id }, resumed: false, ownTracks: [],
+            generation: participant.generation)
     }
 
-    /// The participant's publishing connection: its offer is answered, each m-line listed in `tracks`
-    /// becomes a published track that every other participant starts receiving.
+    private func checkCapacity() throws {
+        if options.maxParticipants > 0, people.participants.count >= options.maxParticipants {
+            throw RoomError.full("the room has its maximum of \(options.maxParticipants) participants")
+        }
+    }
+
+    /// The participant goes on over a new signaling connection: the old one's events end (its WebSocket
+    /// closes), and its subscribing connection gets an ICE-restart offer.
+    private func resume(_ participant: ParticipantState, events: AsyncStream<String>.Continuation) -> JoinResult {
+        participant.events.finish()
+        participant.events = events
+        participant.generation += 1
+        participant.connected = true
+        if let subscriber = participant.subscriber {
+            restartSubscriberICE(subscriber)
+            pushSubscriberOffer(participant)
+        }
+        let others = people.participants.values.filter { $0.id != participant.id }
+        logger.info("participant resumed", metadata: ["room": "\(id)", "participant": "\(participant.id)"])
+        return JoinResult(
+            participant: participant.summary, participants: others.map(\.summary),
+            tracks: people.tracks.values.filter { $0.participantID != participant.id }.map(\.summary).sorted { $0.id < $1.id },
+            resumed: true,
+            ownTracks: participant.tracks.compactMap { people.tracks[$0] }.map { $0.summary(withMid: true) },
+            generation: participant.generation)
+    }
+
+    /// The participant's signaling connection `generation` dropped: it stays for `window` to resume, then
+    /// leaves. A connection that a resume already replaced changes nothing.
+    func disconnected(_ participantID: String, generation: Int, window: Duration) {
+        guard let participant = people.participants[participantID], participant.generation == generation else { return }
+        guard window > .zero else {
+            leave(participantID, reason: "disconnected")
+            return
+        }
+        participant.connected = false
+        let room = self
+        loop.eventLoop.scheduleTask(in: TimeAmount(window)) {
+            room.withAssumedIsolation((participantID, generation)) { room, p in room.reconnectWindowEnded(p.0, generation: p.1) }
+        }
+    }
+
+    private func reconnectWindowEnded(_ participantID: String, generation: Int) {
+        guard let participant = people.participants[participantID], participant.generation == generation,
+            !participant.connected
+        else { return }
+        leave(participantID, reason: "disconnected")
+    }
+
+    /// Removes a participant (control API, or a newer join of its identity): it is told why, its WebSocket
+    /// closes, the others see it leave.
+    func remove(_ participantID: String, reason: String) {
+        guard let participant = people.participants[participantID] else { return }
+        participant.send(SignalingCodec.event("removed", ["reason": reason]))
+        leave(participantID, reason: reason)
+    }
+
+    /// Changes the room's options; a room that is empty starts its empty timeout again.
+    func setOptions(_ options: RoomOptions) {
+        self.options = options
+        scheduleEmptyCheck()
+    }
+
+    /// Closes the room after its empty timeout if nobody is in it by then.
+    func scheduleEmptyCheck() {
+        emptyTimer?.cancel()
+        emptyTimer = nil
+        guard people.participants.isEmpty, !isClosed else { return }
+        let room = self
+        emptyTimer = loop.eventLoop.scheduleTask(in: TimeAmount(options.emptyTimeout)) {
+            room.withAssumedIsolation(()) { room, _ in
+                if room.people.participants.isEmpty { room.close(reason: "empty_timeout") }
+            }
+        }
+    }
+
+    /// The participant's publishing connection: its offer is answered, each m-line it sends on becomes a
+    /// published track that every other participant starts receiving. A later `publish` is a renegotiation of
+    /// the same connection (RFC 8829 §5.3): m-lines listed in `tracks` that start sending are published, m-lines
+    /// that stop sending are unpublished, new ICE credentials restart ICE.
     func publish(
         _ participantID: String, offer: String, tracks described: [SignalingRequest.PublishedTrack],
         certificate: DTLSCertificate, candidateAddresses: [String]
     ) async throws -> (answer: String, tracks: [TrackSummary]) {
         guard let participant = people.participants[participantID] else { throw RoomError.rejected("unknown participant") }
         guard participant.identity.grants.publish else { throw RoomError.forbidden("the token grants no publishing") }
-        guard participant.publisher == nil else {
-            throw RoomError.rejected("this participant already has a publishing connection")
+        let answer: String
+        let added: [(mid: String, producer: ProducerID)]
+        if let existing = participant.publisher {
+            let result = try renegotiate(
+                existing, offer: offer, newMids: Set(described.map(\.mid)), certificate: certificate,
+                candidateAddresses: candidateAddresses)
+            (answer, added) = (result.answer, result.added)
+        } else {
+            let connection = try await connect(
+                offer: offer, sources: [:], certificate: certificate, candidateAddresses: candidateAddresses)
+            guard people.participants[participantID] != nil, participant.publisher == nil else {
+                closeTransport(connection.transport)
+                throw RoomError.rejected("the participant left, or published concurrently")
+            }
+            participant.publisher = connection.transport
+            (answer, added) = (connection.answer, connection.producers)
         }
-        let connection = try await connect(
-            offer: offer, sources: [:], certificate: certificate, candidateAddresses: candidateAddresses)
-        guard people.participants[participantID] != nil else {
-            closeTransport(connection.transport)
-            throw RoomError.rejected("the participant left")
-        }
-        participant.publisher = connection.transport
-        var summaries: [TrackSummary] = []
-        for (mid, producer) in connection.producers {
+        for (mid, producer) in added {
             guard let source = publishedMedia(producer) else { continue }
             let description = described.first { $0.mid == mid }
             let track = TrackState(
@@ -153,7 +306,6 @@ extension Room {
                 mid: mid)
             people.tracks[track.id] = track
             participant.tracks.append(track.id)
-            summaries.append(track.summary)
             let event = SignalingCodec.event("trackPublished", ["track": track.summary.json])
             for other in people.participants.values where other.id != participantID {
                 other.send(event)
@@ -161,7 +313,8 @@ extension Room {
                 pushSubscriberOffer(other)
             }
         }
-        return (connection.answer, summaries)
+        let summaries = participant.tracks.compactMap { people.tracks[$0] }.map { $0.summary(withMid: true) }
+        return (answer, summaries)
     }
 
     /// The answer to a `subscriberOffer`; a change that waited for it goes out as the next offer.
@@ -178,10 +331,11 @@ extension Room {
         guard let participant = people.participants.removeValue(forKey: participantID) else { return }
         for trackID in participant.tracks { unpublishTrack(trackID) }
         if let t = participant.publisher { closeTransport(t) }
-        if let t = participant.subscriber { closeTransport(t) }
+        if let t = participant.subscriber { dropSubscriber(t) }
         let event = SignalingCodec.event("participantLeft", ["participantId": participantID, "reason": reason])
         for other in people.participants.values { other.send(event) }
         participant.events.finish()
+        if people.participants.isEmpty { scheduleEmptyCheck() }
     }
 
     /// Removes a published track: every receiver's m-line for it goes inactive.
@@ -214,9 +368,13 @@ extension Room {
     }
 
     /// Sends the participant its next subscriber offer when one is due.
-    private func pushSubscriberOffer(_ participant: ParticipantState) {
+    func pushSubscriberOffer(_ participant: ParticipantState) {
         guard let subscriber = participant.subscriber, let offer = subscriberOffer(subscriber) else { return }
-        participant.send(SignalingCodec.event("subscriberOffer", ["sdp": offer.sdp, "revision": Int(offer.revision)]))
+        // Which track each m-line carries (msid's track id is not reliably the receiving track's id).
+        var mids: [String: String] = [:]
+        for (track, mid) in participant.subscriptions { mids[mid] = track }
+        participant.send(
+            SignalingCodec.event("subscriberOffer", ["sdp": offer.sdp, "revision": Int(offer.revision), "mids": mids]))
     }
 }
 

@@ -32,37 +32,50 @@ actor Room {
         case rejected(String)
         case forbidden(String)
         case notFound(String)
+        case full(String)
         var description: String {
             switch self {
             case .badOffer(let s): "bad offer: \(s)"
             case .closed: "the room is closed"
-            case .rejected(let s), .forbidden(let s), .notFound(let s): s
+            case .rejected(let s), .forbidden(let s), .notFound(let s), .full(let s): s
             }
         }
     }
 
     private let output: RoomOutput
     let router: Router
-    private var transports: [TransportID: RoomTransport] = [:]
+    private(set) var transports: [TransportID: RoomTransport] = [:]
     /// What each producer publishes, for subscribers' offers: kind, codec as negotiated, its transport.
     private var published: [ProducerID: (kind: SDP.MediaKind, codec: SDP.Codec, codecKind: CodecKind, transport: TransportID)] =
         [:]
+    /// Connections the client offers, kept for their renegotiations (Room+Renegotiation.swift).
+    var offered: [TransportID: OfferedConnection] = [:]
     /// Subscribing peer connections (Starling offers); their transport exists from the first answer on.
-    private var subscribers: [TransportID: (negotiation: SubscriberNegotiation, channel: any Channel, owned: Bool)] = [:]
+    private var subscribers:
+        [TransportID: (negotiation: SubscriberNegotiation, channel: any Channel, owned: Bool, ice: (local: ICECredentials, remote: ICECredentials)?)] =
+        [:]
     private var nextTransport = 1
     private var tickTask: RepeatedTask?
     private var routerDeadline: Instant?
     private(set) var isClosed = false
     /// Set for rooms that exist for one peer (the echo endpoint): the room closes once its last transport
-    /// has ended, and `onEmpty` tells the registry.
+    /// has ended.
     private var closesWhenEmpty = false
-    private var onEmpty: (@Sendable (String) -> Void)?
+    /// Told when the room closes, whatever the reason (the registry forgets it).
+    private var onClosed: (@Sendable (String) -> Void)?
+    /// Limits and timeouts (createRoom, or the configured defaults).
+    var options: RoomOptions
+    nonisolated let createdAt = Date()
+    /// The pending empty-room check (Room+Participants.swift).
+    var emptyTimer: Scheduled<Void>?
     private(set) var events: [RouterEvent] = []
     /// Participants and their tracks (Room+Participants.swift).
     var people = ParticipantRegistry()
+    var nextQualityCheck = Instant.zero
 
-    init(id: String, loop: MediaLoop, logger: Logger) {
+    init(id: String, loop: MediaLoop, logger: Logger, options: RoomOptions = RoomOptions()) {
         self.id = id
+        self.options = options
         self.loop = loop
         self.logger = logger
         output = RoomOutput(writer: loop.writer)
@@ -94,6 +107,11 @@ actor Room {
             logger.debug("room event", metadata: ["room": "\(id)", "event": "\(event)"])
             events.append(event)
             if events.count > 1000 { events.removeFirst(events.count - 1000) }
+            forward(event)
+        }
+        if now >= nextQualityCheck {
+            nextQualityCheck = now + .seconds(2)
+            updateConnectionQuality(now: now)
         }
         loop.writer.flush()
     }
@@ -142,9 +160,7 @@ actor Room {
         var connection = Connection(transport: tid, answer: plan.answer.serialized(), producers: [], consumers: [])
         do {
             for p in plan.published {
-                let producer = try router.addProducer(on: tid, p.parameters, now: now)
-                connection.producers.append((p.mid, producer))
-                published[producer] = (p.kind, p.codec, p.parameters.codec.kind, tid)
+                connection.producers.append((p.mid, try addProducer(p, on: tid, now: now)))
             }
             for s in plan.subscribed {
                 guard let producer = s.producer ?? connection.producers.first(where: { $0.mid == s.mid })?.producer else {
@@ -161,6 +177,10 @@ actor Room {
         let peer = RoomTransport(id: tid, transport: transport, room: self, channel: socket.channel, now: now)
         transports[tid] = peer
         output.transports[tid] = peer
+        offered[tid] = OfferedConnection(
+            local: local, remote: plan.remoteCredentials, fingerprints: plan.remoteFingerprints, setup: plan.transport.setup,
+            port: socket.port, origin: plan.answer.origin,
+            producers: Dictionary(connection.producers.map { ($0.mid, $0.producer) }, uniquingKeysWith: { a, _ in a }))
         attach(peer, channel: socket.channel, owned: socket.owned)
         logger.info(
             "room transport created",
@@ -200,9 +220,20 @@ actor Room {
         producerGone(producer)
     }
 
+    /// A producer for an m-line the client sends on.
+    func addProducer(_ p: RoomAnswer.Published, on transport: TransportID, now: Instant) throws -> ProducerID {
+        let producer = try router.addProducer(on: transport, p.parameters, now: now)
+        published[producer] = (p.kind, p.codec, p.parameters.codec.kind, transport)
+        return producer
+    }
+
     /// Subscribers stop receiving a producer that went away: their lines go inactive (next offer).
     private func producerGone(_ producer: ProducerID) {
-        guard published.removeValue(forKey: producer) != nil else { return }
+        guard let gone = published.removeValue(forKey: producer) else { return }
+        if var connection = offered[gone.transport] {
+            connection.producers = connection.producers.filter { $0.value != producer }
+            offered[gone.transport] = connection
+        }
         for id in Array(subscribers.keys) {
             if let consumer = subscribers[id]?.negotiation.remove(producer: producer) { router.removeConsumer(consumer) }
         }
@@ -230,7 +261,7 @@ actor Room {
         let negotiation = SubscriberNegotiation(
             local: ICECredentials.random(), fingerprint: fingerprint, candidateAddresses: candidateAddresses,
             port: socket.port, cname: "starling")
-        subscribers[tid] = (negotiation, socket.channel, socket.owned)
+        subscribers[tid] = (negotiation, socket.channel, socket.owned, nil)
         return tid
     }
 
@@ -259,6 +290,22 @@ actor Room {
     func unsubscribe(_ subscriber: TransportID, from producer: ProducerID) {
         guard var entry = subscribers[subscriber] else { return }
         if let consumer = entry.negotiation.remove(producer: producer) { router.removeConsumer(consumer) }
+        subscribers[subscriber] = entry
+    }
+
+    /// Ends a subscribing connection: its transport, or its reserved socket when no answer came yet.
+    func dropSubscriber(_ subscriber: TransportID) {
+        if transports[subscriber] != nil {
+            closeTransport(subscriber)
+        } else if let entry = subscribers.removeValue(forKey: subscriber), entry.owned {
+            entry.channel.close(promise: nil)
+        }
+    }
+
+    /// Restarts ICE on a subscribing connection: its next offer (due now) carries new credentials.
+    func restartSubscriberICE(_ subscriber: TransportID) {
+        guard var entry = subscribers[subscriber] else { return }
+        _ = entry.negotiation.restartICE()
         subscribers[subscriber] = entry
     }
 
@@ -296,11 +343,19 @@ actor Room {
                 subscribers[subscriber] = entry
                 throw RoomError.badOffer("\(error)")
             }
+            entry.ice = (entry.negotiation.local, remote.credentials)
             router.addTransport(subscriber, now: now)
             let peer = RoomTransport(id: subscriber, transport: transport, room: self, channel: entry.channel, now: now)
             transports[subscriber] = peer
             output.transports[subscriber] = peer
             attach(peer, channel: entry.channel, owned: entry.owned)
+        }
+        if let peer = transports[subscriber], let remote = entry.negotiation.remote, let ice = entry.ice,
+            ice.local != entry.negotiation.local || ice.remote != remote.credentials
+        {
+            // The answer to our ICE-restart offer (SubscriberNegotiation.restartICE).
+            peer.transport.restartICE(local: entry.negotiation.local, remote: remote.credentials, now: now)
+            entry.ice = (entry.negotiation.local, remote.credentials)
         }
         var created: [(mid: String, consumer: ConsumerID)] = []
         for a in accepted {
@@ -321,10 +376,11 @@ actor Room {
         loop.assumeIsolated { $0.remove(shared) }
     }
 
-    func closeWhenEmpty(then onEmpty: @escaping @Sendable (String) -> Void) {
-        closesWhenEmpty = true
-        self.onEmpty = onEmpty
-    }
+    /// Closes the room once its last transport has ended (a room for one peer: the echo endpoint).
+    func closeWhenEmpty() { closesWhenEmpty = true }
+
+    /// `onClosed` runs once when the room closes.
+    func whenClosed(_ onClosed: @escaping @Sendable (String) -> Void) { self.onClosed = onClosed }
 
     /// Called by the transport when it ended (closed, failed, timed out) and left the loop.
     func transportEnded(_ transport: TransportID) {
@@ -332,12 +388,10 @@ actor Room {
         output.transports[transport] = nil
         router.removeTransport(transport)
         subscribers[transport] = nil
+        offered[transport] = nil
         for (producer, p) in published where p.transport == transport { producerGone(producer) }
         logger.info("room transport ended", metadata: ["room": "\(id)", "transport": "\(transport)"])
-        if transports.isEmpty, closesWhenEmpty, !isClosed {
-            close()
-            onEmpty?(id)
-        }
+        if transports.isEmpty, closesWhenEmpty, !isClosed { close(reason: "empty") }
     }
 
     /// A transport finished DTLS: its consumers may have missed the keyframe they started on.
@@ -346,11 +400,12 @@ actor Room {
     }
 
     /// Closes every transport and stops the timer.
-    func close() {
+    func close(reason: String = "closed") {
         guard !isClosed else { return }
         isClosed = true
         tickTask?.cancel()
-        let closed = SignalingCodec.event("roomClosed", ["reason": "closed"])
+        emptyTimer?.cancel()
+        let closed = SignalingCodec.event("roomClosed", ["reason": reason])
         for participant in people.participants.values {
             participant.send(closed)
             participant.events.finish()
@@ -361,6 +416,8 @@ actor Room {
         for (_, s) in subscribers where s.owned { s.channel.close(promise: nil) }
         subscribers.removeAll()
         loop.writer.flush()
+        logger.info("room closed", metadata: ["room": "\(id)", "reason": "\(reason)"])
+        onClosed?(id)
     }
 
     var transportCount: Int { transports.count }

@@ -62,11 +62,14 @@ struct RoomAnswer {
 
     init(
         offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
-        port: Int, sources: [String: Source], echo: Bool = false, cname: String, newSSRC: () -> UInt32
+        port: Int, sources: [String: Source], echo: Bool = false, cname: String, setup: SDP.Setup? = nil,
+        origin: SDP.Origin? = nil, newSSRC: () -> UInt32
     ) throws(Unanswerable) {
         let transport = try BundledAnswer(
-            offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: port)
-        var answer = transport.makeSession(name: "starling")
+            offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: port,
+            setup: setup)
+        var answer = transport.makeSession(name: "starling", origin: origin)
+        var active = 0
         var bundled: [String] = []
         var published: [Published] = []
         var subscribed: [Subscribed] = []
@@ -80,12 +83,17 @@ struct RoomAnswer {
             let source = sources[mid]
             let receives = (direction == .recvonly || direction == .sendrecv) && (source != nil || echoes)
             let wanted = source.map { [$0.codec] }
-            guard m.kind == .audio || m.kind == .video, !m.isRejected, sends || receives,
+            // A line that neither sends nor receives (a stopped sender, a recvonly line nobody feeds) stays in
+            // the bundle as `inactive` rather than rejected, so that a renegotiation never rejects the
+            // BUNDLE-tagged line (RFC 8843 §7.3.3) and the transceiver can be used again later.
+            let idle = !sends && !receives
+            guard m.kind == .audio || m.kind == .video, !m.isRejected,
                 let (codec, kind) = Self.pickCodec(in: m, restrictedTo: wanted)
             else {
                 answer.media.append(BundledAnswer.rejected(m, mid: mid))
                 continue
             }
+            if !idle { active += 1 }
             bundled.append(mid)
             var section = transport.accepted(m, mid: mid)
             var uris: [String: UInt8] = [:]
@@ -93,7 +101,8 @@ struct RoomAnswer {
                 section.attributes.append(.extmap(SDP.ExtMap(id: ext.id, uri: ext.uri)))
                 uris[ext.uri] = UInt8(ext.id)
             }
-            let answeredDirection: SDP.Direction = sends && receives ? .sendrecv : sends ? .recvonly : .sendonly
+            let answeredDirection: SDP.Direction =
+                sends && receives ? .sendrecv : sends ? .recvonly : receives ? .sendonly : .inactive
             section.attributes.append(.direction(answeredDirection))
             section.attributes.append(.rtcpMux)
             if m.rtcpRsize { section.attributes.append(.rtcpRsize) }
@@ -165,7 +174,7 @@ struct RoomAnswer {
             }
             answer.media.append(section)
         }
-        guard !bundled.isEmpty else {
+        guard active > 0 else {
             throw Unanswerable(description: "the offer has no m-line with a codec we forward (Opus, VP8, VP9, H.264, AV1)")
         }
         BundledAnswer.finish(&answer, bundled: bundled, streamIDs: streamIDs)

@@ -45,7 +45,7 @@ struct SubscriberNegotiation {
         (5, RTPHeaderExtensionURI.videoOrientation, false, true),
     ]
 
-    let local: ICECredentials
+    private(set) var local: ICECredentials
     let fingerprint: SDP.Fingerprint
     let candidates: [ICECandidate]
     let cname: String
@@ -172,19 +172,22 @@ struct SubscriberNegotiation {
         guard answer.media.count == offeredLines.count else {
             throw Failure(description: "the answer has \(answer.media.count) m-lines, the offer \(offeredLines.count)")
         }
-        if remote == nil {
-            guard let first = answer.media.first(where: { !$0.isRejected }),
-                let credentials = answer.iceCredentials(for: first)
-            else { throw Failure(description: "the answer has no a=ice-ufrag/a=ice-pwd") }
+        for (i, m) in answer.media.enumerated() where m.mid != offeredLines[i].mid {
+            throw Failure(
+                description: "m-line \(i) of the answer has mid \(m.mid ?? "none"), expected \(offeredLines[i].mid)")
+        }
+        guard let first = answer.media.first(where: { !$0.isRejected }), let credentials = answer.iceCredentials(for: first)
+        else { throw Failure(description: "the answer has no a=ice-ufrag/a=ice-pwd") }
+        let credentialsNow = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
+        if let known = remote {
+            // After an ICE restart the answer brings new credentials (RFC 8445 §9); the DTLS association stays.
+            remote = (credentialsNow, known.fingerprints, known.role)
+        } else {
             let fingerprints = answer.fingerprints(for: first)
             guard !fingerprints.isEmpty else { throw Failure(description: "the answer has no a=fingerprint") }
             // RFC 5763 §5: the answerer picks active or passive; active makes us the server.
             let role: DTLSEndpoint.Role = answer.setup(for: first) == .passive ? .client : .server
-            remote = (ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd), fingerprints, role)
-        }
-        for (i, m) in answer.media.enumerated() where m.mid != offeredLines[i].mid {
-            throw Failure(
-                description: "m-line \(i) of the answer has mid \(m.mid ?? "none"), expected \(offeredLines[i].mid)")
+            remote = (credentialsNow, fingerprints, role)
         }
         pendingRevision = nil
         var accepted: [Accepted] = []
@@ -212,6 +215,16 @@ struct SubscriberNegotiation {
                         nack: answered?.hasFeedback("nack") ?? false)))
         }
         return accepted
+    }
+
+    /// ICE restart from our side (RFC 8445 §9, RFC 8829 §5.2.1 "iceRestart"): new local credentials go into the
+    /// next offer, which is due now. An offer still waiting is forgotten (the client that would have answered it
+    /// is gone: this runs when a participant resumes); its lines are offered again.
+    mutating func restartICE() -> ICECredentials {
+        local = ICECredentials.random()
+        pendingRevision = nil
+        needsOffer = !lines.isEmpty
+        return local
     }
 
     /// Records the consumer created for an accepted line.

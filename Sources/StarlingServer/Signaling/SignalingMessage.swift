@@ -8,7 +8,8 @@ import Foundation
 /// and type, and each failure is a `SignalingError` whose message names the field.
 enum SignalingRequest: Equatable, Sendable {
     /// The first message of a connection: the participant's JWT (never in the URL, so never in logs).
-    case join(token: String)
+    /// `reconnect`: resume the participant of the same identity if it is still in the room.
+    case join(token: String, reconnect: Bool)
     /// The publishing connection's offer (the client offers) and what its m-lines carry.
     case publish(sdp: String, tracks: [PublishedTrack])
     case unpublish(trackID: String)
@@ -116,7 +117,7 @@ enum SignalingCodec {
         switch object["id"] {
         case let s as String where !s.isEmpty && s.utf8.count <= maxIDLength:
             id = .string(s)
-        case let n as NSNumber where !n.isBoolean && n.doubleValue == n.doubleValue.rounded() && abs(n.doubleValue) < 9e15:
+        case let n as NSNumber where !n.isJSONBoolean && n.doubleValue == n.doubleValue.rounded() && abs(n.doubleValue) < 9e15:
             id = .number(n.intValue)
         case nil:
             return .failure(.invalid("id", "is missing (every request carries one)", id: nil))
@@ -131,7 +132,7 @@ enum SignalingCodec {
             let request: SignalingRequest
             switch type {
             case "join":
-                request = .join(token: try fields.string("token", maxBytes: 8192))
+                request = .join(token: try fields.string("token", maxBytes: 8192), reconnect: try fields.optionalBool("reconnect") ?? false)
             case "publish":
                 let sdp = try fields.string("sdp", maxBytes: maxSDPBytes)
                 var tracks: [SignalingRequest.PublishedTrack] = []
@@ -209,13 +210,13 @@ enum SignalingCodec {
 
         func bool(_ name: String) throws(SignalingError) -> Bool {
             guard let value = object[name] else { throw .invalid(name, "is missing", id: id) }
-            guard let n = value as? NSNumber, n.isBoolean else { throw .invalid(name, "must be true or false", id: id) }
+            guard let n = value as? NSNumber, n.isJSONBoolean else { throw .invalid(name, "must be true or false", id: id) }
             return n.boolValue
         }
 
         func optionalBool(_ name: String) throws(SignalingError) -> Bool? {
             guard let value = object[name], !(value is NSNull) else { return nil }
-            guard let n = value as? NSNumber, n.isBoolean else { throw .invalid(name, "must be true or false", id: id) }
+            guard let n = value as? NSNumber, n.isJSONBoolean else { throw .invalid(name, "must be true or false", id: id) }
             return n.boolValue
         }
 
@@ -227,7 +228,7 @@ enum SignalingCodec {
 
         func optionalInteger(_ name: String, in range: ClosedRange<Int>) throws(SignalingError) -> Int? {
             guard let value = object[name], !(value is NSNull) else { return nil }
-            guard let n = value as? NSNumber, !n.isBoolean, n.doubleValue == n.doubleValue.rounded(),
+            guard let n = value as? NSNumber, !n.isJSONBoolean, n.doubleValue == n.doubleValue.rounded(),
                 n.doubleValue >= Double(range.lowerBound), n.doubleValue <= Double(range.upperBound)
             else { throw .invalid(name, "must be an integer in \(range.lowerBound)...\(range.upperBound)", id: id) }
             return n.intValue
@@ -264,16 +265,5 @@ enum SignalingCodec {
             }
             return .init(mid: mid, source: source, name: name)
         }
-    }
-}
-
-extension NSNumber {
-    /// Whether JSONSerialization made this number from `true` or `false`.
-    fileprivate var isBoolean: Bool {
-        #if canImport(Darwin)
-            return CFGetTypeID(self) == CFBooleanGetTypeID()
-        #else
-            return String(cString: objCType) == "c"
-        #endif
     }
 }

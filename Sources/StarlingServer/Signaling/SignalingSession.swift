@@ -11,6 +11,8 @@ struct SignalingSettings: Sendable {
     var verifier: JSONWebToken.Verifier?
     var maxMessageBytes: Int
     var requestsPerSecond: Int
+    /// How long a participant whose WebSocket dropped waits in its room to resume.
+    var reconnectWindow: Duration = .seconds(20)
 }
 
 /// One participant's `/rtc` WebSocket (issue 6, docs/PROTOCOL.md): requests are decoded with
@@ -21,7 +23,7 @@ struct SignalingSession {
     let settings: SignalingSettings
     let outbound: WebSocketOutboundWriter
     let logger: Logger
-    private var joined: (room: Room, participantID: String)?
+    private var joined: (room: Room, participantID: String, generation: Int)?
     private var eventsTask: Task<Void, Never>?
     /// The room's events for this participant, forwarded once the join response has gone out (so a client
     /// always reads that response before any event).
@@ -49,7 +51,7 @@ struct SignalingSession {
         } catch {
             logger.debug("signaling connection ended", metadata: ["error": "\(error)"])
         }
-        await session.end(reason: "disconnected")
+        await session.disconnected()
     }
 
     enum Outcome { case goOn, leave }
@@ -76,6 +78,9 @@ struct SignalingSession {
                 let outbound = self.outbound
                 eventsTask = Task {
                     for await text in stream { try? await outbound.write(.text(text)) }
+                    // The room ended this participant's events: it left, was removed, resumed on another
+                    // connection, or the room closed. The connection has nothing more to do.
+                    try? await outbound.close(.normalClosure, reason: "done")
                 }
             }
             return outcome
@@ -92,9 +97,9 @@ struct SignalingSession {
     }
 
     private mutating func perform(_ request: SignalingRequest) async throws -> ([String: Any], Outcome) {
-        if case .join(let token) = request { return (try await join(token: token), .goOn) }
+        if case .join(let token, let reconnect) = request { return (try await join(token: token, reconnect: reconnect), .goOn) }
         if case .ping = request { return (["time": Int(Date().timeIntervalSince1970 * 1000)], .goOn) }
-        guard let (room, participantID) = joined else {
+        guard let (room, participantID, _) = joined else {
             throw SignalingError(code: .unauthenticated, message: "join first")
         }
         let media = settings.media
@@ -125,7 +130,7 @@ struct SignalingSession {
         }
     }
 
-    private mutating func join(token: String) async throws -> [String: Any] {
+    private mutating func join(token: String, reconnect: Bool) async throws -> [String: Any] {
         guard joined == nil else { throw SignalingError(code: .invalidField, message: "already joined") }
         guard let verifier = settings.verifier else {
             throw SignalingError(code: .unauthenticated, message: "this server has no token secret configured (auth.jwtSecret)")
@@ -146,20 +151,43 @@ struct SignalingSession {
             identity: claims.identity, name: claims.name ?? claims.identity,
             grants: ParticipantGrants(
                 publish: claims.grants.publish, subscribe: claims.grants.subscribe, publishData: claims.grants.publishData))
-        let result = try await room.join(
-            identity, events: continuation, certificate: settings.media.certificate,
-            candidateAddresses: settings.media.settings.candidateAddresses)
-        joined = (room, result.participant.id)
+        let result: Room.JoinResult
+        do {
+            result = try await room.join(
+                identity, reconnect: reconnect, events: continuation, certificate: settings.media.certificate,
+                candidateAddresses: settings.media.settings.candidateAddresses)
+        } catch {
+            // A room this join created stays only as long as its empty timeout.
+            await room.scheduleEmptyCheck()
+            throw error
+        }
+        joined = (room, result.participant.id, result.generation)
         pendingEvents = stream
-        logger.info("participant joined", metadata: ["room": "\(claims.room)", "identity": "\(claims.identity)"])
-        return [
+        logger.info(
+            result.resumed ? "participant resumed" : "participant joined",
+            metadata: ["room": "\(claims.room)", "identity": "\(claims.identity)"])
+        var response: [String: Any] = [
             "participant": result.participant.json, "room": ["name": claims.room],
             "participants": result.participants.map(\.json), "tracks": result.tracks.map(\.json),
+            "resumed": result.resumed,
         ]
+        if result.resumed { response["ownTracks"] = result.ownTracks.map(\.json) }
+        return response
     }
 
+    /// `leave`: the participant goes at once.
     mutating func end(reason: String) async {
-        if let (room, participantID) = joined { await room.leave(participantID, reason: reason) }
+        if let (room, participantID, _) = joined { await room.leave(participantID, reason: reason) }
+        joined = nil
+        eventsTask?.cancel()
+        eventsTask = nil
+    }
+
+    /// The WebSocket closed without `leave`: the participant may resume within the reconnect window.
+    mutating func disconnected() async {
+        if let (room, participantID, generation) = joined {
+            await room.disconnected(participantID, generation: generation, window: settings.reconnectWindow)
+        }
         joined = nil
         eventsTask?.cancel()
         eventsTask = nil
@@ -189,6 +217,7 @@ struct SignalingSession {
         case .forbidden(let why): return SignalingError(code: .forbidden, message: why, id: id)
         case .notFound(let why): return SignalingError(code: .notFound, message: why, id: id)
         case .rejected(let why): return SignalingError(code: .invalidField, message: why, id: id)
+        case .full(let why): return SignalingError(code: .roomFull, message: why, id: id)
         }
     }
 }
