@@ -39,6 +39,17 @@ public func buildApplication(
             maxMessageBytes: configuration.signaling.maxMessageBytes,
             requestsPerSecond: configuration.signaling.requestsPerSecond,
             reconnectWindow: .milliseconds(Int64(configuration.signaling.reconnectWindowSeconds * 1000)))
+        let control = ControlAPI(
+            media: media, apiKey: configuration.control.apiKey, tokenSecret: secret,
+            maxMessageBytes: configuration.signaling.maxMessageBytes)
+        addControlRoutes(to: router, api: control)
+        webSocketRouter.ws("control") { _, _ in
+            .upgrade([:])
+        } onUpgrade: { inbound, outbound, context in
+            await ControlSession.run(
+                inbound: inbound, outbound: outbound, api: control,
+                authorization: context.request.headers[.authorization], logger: context.logger)
+        }
         webSocketRouter.ws("rtc") { _, _ in
             .upgrade([:])
         } onUpgrade: { inbound, outbound, context in
@@ -82,6 +93,41 @@ func addEchoRoutes(to router: Router<BasicRequestContext>, media: MediaService) 
     router.delete("v1/echo/:id") { _, context -> Response in
         let id = try context.parameters.require("id")
         return await media.endEchoSession(id: id) ? Response(status: .ok) : textResponse(.notFound, "no such session\n")
+    }
+}
+
+/// `POST /api/<method>`: the control API over plain HTTP. The body is the params object (empty: none); the
+/// answer is `200 {"result": ...}` or the error's status with `{"error": {"code", "message"}}`.
+func addControlRoutes(to router: Router<BasicRequestContext>, api: ControlAPI) {
+    router.post("api/:method") { request, context -> Response in
+        let method = try context.parameters.require("method")
+        func reply(_ status: Int, _ body: JSONValue) -> Response {
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(
+                status: HTTPResponse.Status(code: status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: body.text)))
+        }
+        func failure(_ error: ControlError) -> Response { reply(error.code.httpStatus, ["error": error.json]) }
+        guard api.authorizes(ControlSession.bearer(request.headers[.authorization])) else { return failure(api.unauthorized) }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: api.maxMessageBytes)
+        } catch {
+            return failure(ControlError(.tooLarge, "the body is larger than \(api.maxMessageBytes) bytes"))
+        }
+        var params = JSONValue.null
+        if body.readableBytes > 0 {
+            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed]) else {
+                return failure(ControlError(.parseError, "the body is not valid JSON"))
+            }
+            params = JSONValue(foundation: object)
+        }
+        do throws(ControlError) {
+            return reply(200, ["result": try await api.call(method, params: params)])
+        } catch {
+            if error.code == .internalError { context.logger.error("control call failed", metadata: ["error": "\(error)"]) }
+            return failure(error)
+        }
     }
 }
 

@@ -14,6 +14,8 @@ public final class MediaService: Service, Sendable {
     let settings: StarlingConfiguration.Media
     /// Options of rooms a join creates.
     let roomDefaults: RoomOptions
+    /// Room events for the control API's subscribers.
+    let events = ControlEventHub()
     let logger: Logger
     private let nextLoop = NIOLockedValueBox(0)
     private let rooms = NIOLockedValueBox([String: Room]())
@@ -96,12 +98,15 @@ public final class MediaService: Service, Sendable {
     func room(_ id: String, options: RoomOptions?) async -> (room: Room, created: Bool) {
         let (created, room) = rooms.withLockedValue { rooms -> (Bool, Room) in
             if let room = rooms[id] { return (false, room) }
-            let room = Room(id: id, loop: pickLoop().loop, logger: logger, options: options ?? roomDefaults)
+            let room = Room(id: id, loop: pickLoop().loop, logger: logger, options: options ?? roomDefaults, hub: events)
             rooms[id] = room
             return (true, room)
         }
         if created {
             await start(room)
+            events.publish(room: id, type: "roomCreated", fields: [:])
+            // A room made ahead of its participants closes if none comes.
+            if options != nil { await room.scheduleEmptyCheck() }
         } else if let options {
             await room.setOptions(options)
         }

@@ -13,6 +13,7 @@ extension Room {
             let message = SignalingCodec.event(
                 "activeSpeaker", ["participantId": track?.participantID ?? NSNull(), "trackId": track?.id ?? NSNull()])
             for participant in people.participants.values { participant.send(message) }
+            notify("activeSpeaker", ["participantId": JSONValue(track?.participantID), "trackId": JSONValue(track?.id)])
         case .layerChanged(let consumer, let spatial):
             for participant in people.participants.values {
                 guard let subscriber = participant.subscriber else { continue }

@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import StarlingRouting
 import StarlingTransport
@@ -54,6 +55,9 @@ final class ParticipantState {
     var generation = 1
     /// False while its WebSocket is gone and the reconnect window runs.
     var connected = true
+    let joinedAt = Date()
+    /// Tracks this participant paused for itself (`setSubscription`).
+    var paused: Set<String> = []
     var publisher: TransportID?
     var subscriber: TransportID?
     /// Published track ids, and the subscribed ones with the mid each arrives on.
@@ -83,6 +87,8 @@ struct TrackState {
     var name: String?
     var mid: String
     var muted = false
+    /// Muted by the control API: not forwarded until unmuted there.
+    var mutedByServer = false
 
     var summary: TrackSummary { summary(withMid: false) }
 
@@ -186,6 +192,7 @@ extension Room {
         emptyTimer?.cancel()
         let joined = SignalingCodec.event("participantJoined", ["participant": participant.summary.json])
         for other in others { other.send(joined) }
+        notify("participantJoined", ["participant": JSONValue(participant: participant.summary)])
         for track in people.tracks.values { subscribe(participant, to: track) }
         pushSubscriberOffer(participant)
         return JoinResult(
@@ -307,6 +314,7 @@ extension Room {
             people.tracks[track.id] = track
             participant.tracks.append(track.id)
             let event = SignalingCodec.event("trackPublished", ["track": track.summary.json])
+            notify("trackPublished", ["track": JSONValue(track: track.summary)])
             for other in people.participants.values where other.id != participantID {
                 other.send(event)
                 subscribe(other, to: track)
@@ -322,7 +330,13 @@ extension Room {
         guard let participant = people.participants[participantID], let subscriber = participant.subscriber else {
             throw RoomError.rejected("no subscribing connection")
         }
-        _ = try applySubscriberAnswer(subscriber, sdp: sdp, certificate: certificate)
+        let created = try applySubscriberAnswer(subscriber, sdp: sdp, certificate: certificate)
+        // New consumers start paused where the participant paused the track or the server muted it.
+        for (mid, _) in created {
+            if let trackID = participant.subscriptions.first(where: { $0.value == mid })?.key {
+                applyPause(participant, trackID: trackID)
+            }
+        }
         pushSubscriberOffer(participant)
     }
 
@@ -334,6 +348,7 @@ extension Room {
         if let t = participant.subscriber { dropSubscriber(t) }
         let event = SignalingCodec.event("participantLeft", ["participantId": participantID, "reason": reason])
         for other in people.participants.values { other.send(event) }
+        notify("participantLeft", ["participantId": .string(participantID), "reason": .string(reason)])
         participant.events.finish()
         if people.participants.isEmpty { scheduleEmptyCheck() }
     }
@@ -344,6 +359,7 @@ extension Room {
         people.participants[track.participantID]?.tracks.removeAll { $0 == trackID }
         removeProducer(track.producer)
         let event = SignalingCodec.event("trackUnpublished", ["trackId": trackID])
+        notify("trackUnpublished", ["trackId": .string(trackID), "participantId": .string(track.participantID)])
         for other in people.participants.values where other.id != track.participantID {
             other.subscriptions[trackID] = nil
             other.send(event)
@@ -396,6 +412,7 @@ extension Room {
         people.tracks[trackID] = track
         let event = SignalingCodec.event("trackMuted", ["trackId": trackID, "muted": muted])
         for other in people.participants.values where other.id != participantID { other.send(event) }
+        notify("trackMuted", ["trackId": .string(trackID), "muted": .bool(muted), "by": "participant"])
     }
 
     /// A receiver's preferences for one track it receives: highest layers, pause.
@@ -405,9 +422,12 @@ extension Room {
         guard let participant = people.participants[participantID], let mid = participant.subscriptions[trackID],
             let subscriber = participant.subscriber, let consumer = consumer(on: subscriber, mid: mid)
         else { throw RoomError.notFound("you do not receive track \(trackID) (yet)") }
-        let current = router.consumer(consumer)?.layers
+        if let paused {
+            if paused { participant.paused.insert(trackID) } else { participant.paused.remove(trackID) }
+        }
+        let muted = people.tracks[trackID]?.mutedByServer ?? false
         try router.setPreferences(
             consumer, spatialLayer: maxSpatialLayer, temporalLayer: maxTemporalLayer,
-            paused: paused ?? current?.paused ?? false, now: MediaLoop.now())
+            paused: participant.paused.contains(trackID) || muted, now: MediaLoop.now())
     }
 }

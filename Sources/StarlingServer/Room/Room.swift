@@ -65,6 +65,8 @@ actor Room {
     private var onClosed: (@Sendable (String) -> Void)?
     /// Limits and timeouts (createRoom, or the configured defaults).
     var options: RoomOptions
+    /// Where the control API's event subscribers listen (nil for rooms nobody controls, e.g. in tests).
+    nonisolated let hub: ControlEventHub?
     nonisolated let createdAt = Date()
     /// The pending empty-room check (Room+Participants.swift).
     var emptyTimer: Scheduled<Void>?
@@ -73,9 +75,10 @@ actor Room {
     var people = ParticipantRegistry()
     var nextQualityCheck = Instant.zero
 
-    init(id: String, loop: MediaLoop, logger: Logger, options: RoomOptions = RoomOptions()) {
+    init(id: String, loop: MediaLoop, logger: Logger, options: RoomOptions = RoomOptions(), hub: ControlEventHub? = nil) {
         self.id = id
         self.options = options
+        self.hub = hub
         self.loop = loop
         self.logger = logger
         output = RoomOutput(writer: loop.writer)
@@ -417,6 +420,7 @@ actor Room {
         subscribers.removeAll()
         loop.writer.flush()
         logger.info("room closed", metadata: ["room": "\(id)", "reason": "\(reason)"])
+        notify("roomClosed", ["reason": .string(reason)])
         onClosed?(id)
     }
 

@@ -28,13 +28,13 @@ struct SignalingSession {
     /// The room's events for this participant, forwarded once the join response has gone out (so a client
     /// always reads that response before any event).
     private var pendingEvents: AsyncStream<String>?
-    private var bucket: (tokens: Double, at: ContinuousClock.Instant)
+    private var bucket: TokenBucket
 
     init(settings: SignalingSettings, outbound: WebSocketOutboundWriter, logger: Logger) {
         self.settings = settings
         self.outbound = outbound
         self.logger = logger
-        bucket = (Double(settings.requestsPerSecond * 2), .now)
+        bucket = TokenBucket(rate: settings.requestsPerSecond)
     }
 
     static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, settings: SignalingSettings, logger: Logger) async {
@@ -58,7 +58,7 @@ struct SignalingSession {
 
     /// Handles one text message.
     mutating func handle(_ text: String) async -> Outcome {
-        guard takeToken() else {
+        guard bucket.take() else {
             await send(SignalingCodec.error(SignalingError(code: .rateLimited, message: "more than \(settings.requestsPerSecond) requests per second")))
             return .goOn
         }
@@ -195,17 +195,6 @@ struct SignalingSession {
 
     func send(_ text: String) async {
         try? await outbound.write(.text(text))
-    }
-
-    /// Token bucket: `requestsPerSecond`, bursts of twice that.
-    private mutating func takeToken() -> Bool {
-        let now = ContinuousClock.now
-        let elapsed = Double((now - bucket.at).components.attoseconds) / 1e18 + Double((now - bucket.at).components.seconds)
-        let capacity = Double(settings.requestsPerSecond * 2)
-        bucket = (min(capacity, bucket.tokens + elapsed * Double(settings.requestsPerSecond)), now)
-        guard bucket.tokens >= 1 else { return false }
-        bucket.tokens -= 1
-        return true
     }
 
     static func signalingError(_ error: Room.RoomError, id: SignalingRequestID?) -> SignalingError {
