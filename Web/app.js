@@ -366,7 +366,7 @@ function publishedSources() {
   const list = [];
   for (const source of ["microphone", "camera", "screen"]) {
     const t = rt[source]?.transceiver;
-    if (t && !t.stopped && t.currentDirection !== "stopped" && t.mid !== null) list.push({ mid: t.mid, source });
+    if (t && t.direction !== "stopped" && t.mid !== null) list.push({ mid: t.mid, source });
   }
   return list;
 }
@@ -385,12 +385,11 @@ async function negotiatePublisher() {
     throw e;
   }
   await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
-  // The server lists the tracks it made; match them to ours by source.
-  const seen = new Set();
+  // The server lists the tracks it made; match them to ours by mid when it says, else by source.
   for (const t of result.tracks || []) {
-    seen.add(t.source);
-    const mine = tracks.find((x) => x.source === t.source);
-    state.local[t.source] = { trackId: t.id, mid: mine?.mid ?? null, muted: !!t.muted };
+    const mine = tracks.find((x) => (t.mid !== undefined ? x.mid === t.mid : x.source === t.source));
+    if (!mine) continue;
+    state.local[mine.source] = { trackId: t.id, mid: mine.mid, muted: !!t.muted };
   }
   for (const source of Object.keys(state.local)) {
     if (!tracks.some((x) => x.source === source)) state.local[source] = null;
@@ -802,6 +801,7 @@ async function pollStats() {
         active: s.active ?? null, qualityLimitationReason: s.qualityLimitationReason ?? null,
         keyFramesEncoded: s.keyFramesEncoded ?? null, pliCount: s.pliCount ?? null, firCount: s.firCount ?? null,
         nackCount: s.nackCount ?? null, targetBitrate: s.targetBitrate ?? null,
+        retransmittedBytesSent: s.retransmittedBytesSent ?? null, headerBytesSent: s.headerBytesSent ?? null,
       };
     });
     state.publishStats = out;

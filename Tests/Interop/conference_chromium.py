@@ -42,10 +42,11 @@ ROOM = "conference-test"
 NAMES = ["Alice", "Bob", "Carol"]
 TOTAL_SECONDS = 170  # the whole run stays under 3 minutes
 
-# Besides INTEROP.md's flags: sound may play without a click, and getDisplayMedia picks the screen by itself.
+# Besides INTEROP.md's flags: sound may play without a click, and a fixed window size for the screenshot.
+# getDisplayMedia needs nothing more: with --use-fake-ui-for-media-stream headless Chromium 156 captures its
+# (800x450) screen and the frames go through a peer connection (checked).
 EXTRA_FLAGS = [
     "--autoplay-policy=no-user-gesture-required",
-    "--auto-select-desktop-capture-source=Entire screen",
     "--window-size=1280,800",
 ]
 
@@ -254,6 +255,27 @@ def run_inner(binary, changes_path):
         if status == "FAIL":
             raise Failure("cameras not decoded; stopping here")
 
+        # The tiles: own preview plus one per other participant, named, with layer and bitrate on the remote ones.
+        try:
+            detail = []
+            for b in browsers:
+                tiles = {t["key"]: t for t in b.tiles()}
+                if "self:camera" not in tiles or not tiles["self:camera"]["hasVideo"]:
+                    raise Failure(f"{b.name}: no own preview tile")
+                for n in NAMES:
+                    if n == b.name:
+                        continue
+                    t = tiles.get(f"{ids[n]}:camera")
+                    if not t or t["name"] != n or not t["hasVideo"]:
+                        raise Failure(f"{b.name}: no video tile named {n}: {tiles}")
+                    if not re.match(r"\d+x\d+ .*\d+ [kM]b/s", t["overlay"]):
+                        raise Failure(f"{b.name}: tile of {n} has no layer/bitrate overlay: {t['overlay']!r}")
+                    detail.append(f"{b.name}'s tile of {n}: {t['overlay']!r}")
+            results.append(("tiles named, with layer and bitrate overlays", "ok", "\n      ".join(detail)))
+        except Failure as e:
+            failed = True
+            results.append(("tiles named, with layer and bitrate overlays", "FAIL", str(e)))
+
         # 2. Mute: Alice's microphone button; Bob and Carol see trackMuted.
         alice, bob, carol = browsers
         mic = (alice.state.get("local") or {}).get("microphone") or {}
@@ -274,11 +296,23 @@ def run_inner(binary, changes_path):
             for b in (bob, carol):
                 wait_for(f"{b.name} to see Alice's microphone unmuted",
                          lambda: ((b.state["tracks"].get(mic_id) or {}).get("muted") is False), 10)
+            # The camera toggle: the others show Alice's avatar instead of her video, then her video again.
+            cam_id = (alice.state["local"].get("camera") or {}).get("trackId")
+            alice_tile = f"{ids['Alice']}:camera"
+            has_video = lambda b: next((t["hasVideo"] for t in b.tiles() if t["key"] == alice_tile), None)  # noqa: E731
+            alice.click("cam-button")
+            for b in (bob, carol):
+                wait_for(f"{b.name} to see Alice's camera off", lambda: (
+                    (b.state["tracks"].get(cam_id) or {}).get("muted") is True and has_video(b) is False), 10)
+            alice.click("cam-button")
+            for b in (bob, carol):
+                wait_for(f"{b.name} to see Alice's camera on", lambda: (
+                    (b.state["tracks"].get(cam_id) or {}).get("muted") is False and has_video(b) is True), 10)
             events = [e for e in bob.state["events"] if e["type"] == "trackMuted"]
-            results.append(("mute toggle -> trackMuted at the others", "ok", f"Bob got {json.dumps(events)}"))
+            results.append(("mic and camera toggles -> trackMuted at the others", "ok", f"Bob got {json.dumps(events)}"))
         except Failure as e:
             failed = True
-            results.append(("mute toggle -> trackMuted at the others", "FAIL", str(e)))
+            results.append(("mic and camera toggles -> trackMuted at the others", "FAIL", str(e)))
 
         # 3. Screen share by Bob (renegotiation of his publishing connection).
         listed = renegotiation_listed(changes_path)
@@ -319,6 +353,14 @@ def run_inner(binary, changes_path):
         else:
             shown = bob.js("return Array.from(document.querySelectorAll('.notice.error span')).map(e => e.textContent)")
             on_page = [e for e in shown if "Screen sharing" in e]
+            # The refused offer was rolled back: Bob's camera must still reach Alice.
+            before = camera_tracks(alice, browsers).get(ids["Bob"], {}).get("framesDecoded", 0)
+            try:
+                wait_for("Alice to keep decoding Bob's camera after the refused screen share", lambda: (
+                    camera_tracks(alice, browsers).get(ids["Bob"], {}).get("framesDecoded", 0) > before + 10), 10)
+            except Failure as e:
+                failed = True
+                results.append(("publishing goes on after a refused renegotiation", "FAIL", str(e)))
             if listed is False:
                 results.append((name, "SKIP",
                                 "the binary's CHANGES does not list renegotiation yet; the page showed the server's refusal: "
