@@ -184,10 +184,14 @@ def renegotiation_listed(changes_path):
     """Whether the binary's CHANGES file says it renegotiates publishing connections (None: no file)."""
     if not changes_path or not os.path.exists(changes_path):
         return None
-    text = open(changes_path).read()
-    # The file lists what each binary has; the newest entry is last.
-    entries = [line for line in text.splitlines() if line.strip()]
-    latest = "\n".join(entries[-1:]) if entries else ""
+    # The file lists what each binary has, the newest entry last: a line at the margin, then indented or
+    # bulleted lines.
+    latest = []
+    for line in open(changes_path).read().splitlines():
+        if line.strip() and not line[0].isspace() and not line.startswith("-"):
+            latest = []
+        latest.append(line)
+    latest = "\n".join(latest)
     if re.search(r"\bno renegotiation\b", latest, re.I):
         return False
     return bool(re.search(r"renegotiat", latest, re.I))
