@@ -85,6 +85,7 @@ const rt = {
   statsTimer: null,
   prevBytes: new Map(), // stats id -> {bytes, at}
   speakerEvents: false, // true once the server sent activeSpeaker (then audio levels are not used)
+  token: null, // kept for resuming after a dropped WebSocket
   speakerHold: 0,
 };
 
@@ -102,10 +103,7 @@ function connectSignaling() {
       log(`signaling closed (code ${e.code})`);
       for (const [, p] of rt.pending) { clearTimeout(p.timer); p.reject(new Error("signaling connection closed")); }
       rt.pending.clear();
-      if (rt.ws === ws && state.phase === "joined") {
-        notify("The signaling connection closed; you are no longer in the room.", "error");
-        teardown("error");
-      }
+      if (rt.ws === ws && state.phase === "joined") reconnect();
     };
     ws.onmessage = (e) => {
       let msg;
@@ -186,7 +184,9 @@ function onEvent(msg) {
       break;
     case "subscriberOffer":
       // One at a time: the next offer waits until this one is answered.
-      rt.subQueue = rt.subQueue.then(() => handleSubscriberOffer(msg)).catch((e) => notify(`Receiving failed: ${e.message}`, "error"));
+      rt.subQueue = rt.subQueue.then(() => handleSubscriberOffer(msg)).catch((e) => {
+        if (state.phase === "joined") notify(`Receiving failed: ${e.message}`, "error"); else log(`subscriber offer: ${e.message}`);
+      });
       break;
     case "activeSpeaker":
       rt.speakerEvents = true;
@@ -257,10 +257,9 @@ async function join(room, name) {
     showCall(room);
     updateSelfTile(); // own preview while connecting
     await connectSignaling();
-    rt.sub = new RTCPeerConnection({ iceServers: [] });
-    rt.sub.ontrack = onRemoteTrack;
-    rt.sub.onconnectionstatechange = () => { log(`subscriber ${rt.sub?.connectionState}`); updateStatus(); };
+    rt.sub = newSubscriber();
     const result = await request("join", { token });
+    rt.token = token;
     state.me = result.participant;
     state.phase = "joined";
     for (const p of result.participants || []) addParticipant(p);
@@ -282,10 +281,75 @@ async function join(room, name) {
 }
 
 async function leave() {
-  if (state.phase !== "joined" && state.phase !== "joining") return;
+  if (!["joined", "joining", "reconnecting"].includes(state.phase)) return;
   state.phase = "leaving"; // the server closes the socket after answering: not an error
   try { await request("leave", {}, 3000); } catch (e) { log(`leave: ${e.message}`); }
   teardown("left");
+}
+
+/**
+ * The WebSocket dropped while in the room: join again with `reconnect: true` for a while. When the server resumes
+ * the participant, the media connections stay and restart ICE (the server sends a new subscriberOffer; we send a
+ * new publish offer with iceRestart). When it does not, the old connections are replaced by new ones.
+ */
+async function reconnect() {
+  state.phase = "reconnecting";
+  setStatus("reconnecting…", "bad");
+  notify("The signaling connection dropped; reconnecting…", "warn");
+  const started = Date.now();
+  for (let attempt = 1; Date.now() - started < 15000; attempt++) {
+    await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 3000)));
+    if (state.phase !== "reconnecting") return; // left meanwhile
+    try {
+      await connectSignaling();
+      const result = await request("join", { token: rt.token, reconnect: true }, 10000);
+      state.phase = "joined";
+      state.participants = {};
+      state.tracks = {};
+      for (const p of result.participants || []) state.participants[p.id] = p;
+      for (const t of result.tracks || []) state.tracks[t.id] = t;
+      if (result.resumed) {
+        state.me = result.participant;
+        log("resumed; restarting ICE on the publishing connection");
+        if (rt.pub) await enqueuePublish(() => negotiatePublisher({ iceRestart: true }));
+      } else {
+        log("not resumed: new media connections");
+        state.me = result.participant;
+        await restartMedia();
+      }
+      renderRemote();
+      updateSelfTile();
+      updateStatus();
+      notify(result.resumed ? "Reconnected." : "Reconnected (as a new participant).");
+      return;
+    } catch (e) {
+      log(`reconnect attempt ${attempt}: ${e.message}`);
+      if (rt.ws) { const ws = rt.ws; rt.ws = null; ws.close(); }
+    }
+  }
+  notify("Could not reconnect; you are no longer in the room.", "error");
+  teardown("error");
+}
+
+/** After a join that did not resume: fresh publishing and subscribing connections with the same local media. */
+async function restartMedia() {
+  for (const pc of [rt.pub, rt.sub]) if (pc) pc.close();
+  rt.pub = null;
+  rt.received.clear();
+  rt.subQueue = Promise.resolve();
+  rt.pubQueue = Promise.resolve();
+  if (rt.screen) { rt.screen.track.stop(); rt.screen = null; }
+  state.local = { camera: null, microphone: null, screen: null };
+  state.mids = {};
+  rt.sub = newSubscriber();
+  if (rt.camera || rt.microphone) await enqueuePublish(() => publishInitial());
+}
+
+function newSubscriber() {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  pc.ontrack = onRemoteTrack;
+  pc.onconnectionstatechange = () => { log(`subscriber ${pc.connectionState}`); updateStatus(); };
+  return pc;
 }
 
 /** Closes everything and returns to the join form. */
@@ -372,9 +436,9 @@ function publishedSources() {
 }
 
 /** Creates an offer on the publishing connection, sends `publish`, applies the answer. Rolls back on error. */
-async function negotiatePublisher() {
+async function negotiatePublisher(options = {}) {
   const pc = rt.pub;
-  await pc.setLocalDescription(await pc.createOffer());
+  await pc.setLocalDescription(await pc.createOffer(options));
   await iceGathered(pc, 2000);
   const tracks = publishedSources();
   let result;
@@ -876,6 +940,8 @@ window.starling = {
     }));
   },
   join, leave, shareScreen, stopScreen, toggleMic, toggleCamera,
+  /** Closes the WebSocket without leaving (as a network drop would): the page reconnects and resumes. */
+  dropSignaling() { rt.ws?.close(); },
   setMicMuted: (m) => setMuted("microphone", m),
   setCameraMuted: (m) => setMuted("camera", m),
 };

@@ -12,8 +12,12 @@ Inside a network namespace holding only `lo` (re-executes itself under `unshare 
      other two decode the screen track (framesDecoded grows); then it stops sharing and the screen tiles go.
      When the binary cannot renegotiate yet (its CHANGES file does not list renegotiation), this step is
      reported as SKIPPED, after checking that the page showed the server's error;
-  4. a screenshot of a participant's page goes to artifacts/conference-chromium.png;
-  5. one participant presses Leave and the others see its tiles go.
+  4. one page's WebSocket drops (closed without leaving): the page reconnects with `reconnect: true`, is resumed,
+     restarts ICE on its publishing connection, and media flows both ways again (SKIPPED when CHANGES does
+     not list reconnect);
+  5. a screenshot of a participant's page goes to artifacts/conference-chromium.png (and one during the screen
+     share to artifacts/conference-chromium-screen.png);
+  6. one participant presses Leave and the others see its tiles go.
 Prints what it measured, exits non-zero on any failure; the server and browsers are stopped on exit.
 
     python3 Tests/Interop/conference_chromium.py [--binary .build/debug/starling] [--changes FILE]
@@ -180,8 +184,9 @@ def wait_for(what, predicate, timeout, interval=0.5):
     raise Failure(f"timed out after {timeout} s waiting for {what}")
 
 
-def renegotiation_listed(changes_path):
-    """Whether the binary's CHANGES file says it renegotiates publishing connections (None: no file)."""
+def listed(changes_path, feature):
+    """Whether the newest entry of the binary's CHANGES file lists `feature` (e.g. "renegotiation"), False when it
+    says "no <feature>"; None without a file."""
     if not changes_path or not os.path.exists(changes_path):
         return None
     # The file lists what each binary has, the newest entry last: a line at the margin, then indented or
@@ -192,9 +197,9 @@ def renegotiation_listed(changes_path):
             latest = []
         latest.append(line)
     latest = "\n".join(latest)
-    if re.search(r"\bno renegotiation\b", latest, re.I):
+    if re.search(rf"\bno {feature}", latest, re.I):
         return False
-    return bool(re.search(r"renegotiat", latest, re.I))
+    return bool(re.search(feature, latest, re.I))
 
 
 def camera_tracks(b, browsers):
@@ -319,7 +324,7 @@ def run_inner(binary, changes_path):
             results.append(("mic and camera toggles -> trackMuted at the others", "FAIL", str(e)))
 
         # 3. Screen share by Bob (renegotiation of his publishing connection).
-        listed = renegotiation_listed(changes_path)
+        renegotiation = listed(changes_path, "renegotiation")
         name = "screen share decoded by the others, then stopped"
         bob.click("screen-button")
         outcome = wait_for("Bob's screen share to be published or refused", lambda: (
@@ -365,7 +370,7 @@ def run_inner(binary, changes_path):
             except Failure as e:
                 failed = True
                 results.append(("publishing goes on after a refused renegotiation", "FAIL", str(e)))
-            if listed is False:
+            if renegotiation is False:
                 results.append((name, "SKIP",
                                 "the binary's CHANGES does not list renegotiation yet; the page showed the server's refusal: "
                                 + (on_page[0] if on_page else "(NOT shown on the page!)")))
@@ -375,10 +380,42 @@ def run_inner(binary, changes_path):
                 failed = True
                 results.append((name, "FAIL", f"publish refused: {outcome['errors']}"))
 
-        # 4. Screenshot of a participant's page.
+        # 4. Alice's WebSocket drops (closed by the page without leaving): she reconnects within the server's
+        # window and resumes, media goes on, and nobody sees her leave.
+        name = "dropped WebSocket: reconnect, resume, ICE restart"
+        if listed(changes_path, "reconnect") is False:
+            results.append((name, "SKIP", "the binary's CHANGES does not list reconnect yet"))
+        else:
+            try:
+                left_before = len([e for e in bob.state["events"] if e["type"] == "participantLeft"])
+                t0 = time.time()
+                alice.js("window.starling.dropSignaling()")
+                wait_for("Alice's page to notice the drop", lambda: alice.state["phase"] != "joined", 5, 0.1)
+                wait_for("Alice to be back in the room", lambda: alice.state["phase"] == "joined", 20, 0.2)
+                back = time.time() - t0
+                resumed = any("resumed; restarting ICE" in line for line in alice.js("return window.starlingLog"))
+                if not resumed:
+                    raise Failure("Alice was not resumed (joined as a new participant)")
+                before_a = camera_tracks(alice, browsers).get(ids["Bob"], {}).get("framesDecoded", 0)
+                before_b = camera_tracks(bob, browsers).get(ids["Alice"], {}).get("framesDecoded", 0)
+                wait_for("Alice to keep decoding Bob's camera after resuming", lambda: (
+                    camera_tracks(alice, browsers).get(ids["Bob"], {}).get("framesDecoded", 0) >= before_a + FRAMES_WANTED), 20)
+                wait_for("Bob to keep decoding Alice's camera after her ICE restart", lambda: (
+                    camera_tracks(bob, browsers).get(ids["Alice"], {}).get("framesDecoded", 0) >= before_b + FRAMES_WANTED), 20)
+                left = [e for e in bob.state["events"] if e["type"] == "participantLeft"][left_before:]
+                if left:
+                    raise Failure(f"Bob saw participants leave: {left}")
+                if ids["Alice"] not in bob.state["participants"]:
+                    raise Failure("Bob lost Alice from his participants")
+                results.append((name, "ok", f"back in the room {back:.1f} s after the drop; media flows both ways again"))
+            except Failure as e:
+                failed = True
+                results.append((name, "FAIL", str(e) + "\n" + alice.log_tail(20)))
+
+        # 5. Screenshot of a participant's page.
         shot(alice, "conference-chromium.png")
 
-        # 5. Carol leaves; her tiles go at Alice and Bob.
+        # 6. Carol leaves; her tiles go at Alice and Bob.
         carol.click("leave-button")
         try:
             wait_for("Carol's page to leave", lambda: carol.state["phase"] == "left", 10)
