@@ -215,16 +215,13 @@ function onEvent(msg) {
 // ---------------------------------------------------------------------------------------------------------
 // Joining and leaving
 
-/** A stable identity per browser tab (a reload replaces the previous connection of the same tab). */
+/**
+ * A new identity per join: two tabs (even a duplicated one) never share one, since a second join of the same
+ * identity replaces the first. A closing page leaves explicitly (see pagehide), so nothing lingers.
+ */
 function identityFor(name) {
-  const key = "starling.identity";
-  let id = sessionStorage.getItem(key);
   const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 32) || "guest";
-  if (!id || !id.startsWith(slug + "-")) {
-    id = `${slug}-${Math.random().toString(36).slice(2, 8)}`;
-    sessionStorage.setItem(key, id);
-  }
-  return id;
+  return `${slug}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 async function fetchToken(room, name) {
@@ -919,7 +916,14 @@ function initForm() {
   $("cam-button").onclick = () => toggleCamera().catch(() => {});
   $("screen-button").onclick = () => (rt.screen ? stopScreen() : shareScreen()).catch(() => {});
   $("leave-button").onclick = () => leave();
-  window.addEventListener("pagehide", () => { if (rt.ws) rt.ws.close(); });
+  // Leave explicitly when the page goes away: a bare close would keep us in the room for the reconnect window.
+  window.addEventListener("pagehide", () => {
+    if (rt.ws?.readyState === WebSocket.OPEN) {
+      state.phase = "leaving";
+      rt.ws.send(JSON.stringify({ type: "leave", id: rt.nextRequestId++ }));
+      rt.ws.close();
+    }
+  });
   // Probe whether the server issues development tokens, to show the token field up front if not.
   fetch("/dev/token").then((r) => { if (r.status === 404) $("token-field").hidden = false; }).catch(() => {});
 }
