@@ -1,0 +1,953 @@
+// Starling web app: join a room over the /rtc WebSocket (docs/PROTOCOL.md), publish camera and microphone
+// (camera in 3 simulcast layers) on one RTCPeerConnection we offer, receive everyone else on a second one the
+// server offers, and show a grid of tiles. Plain ES module, no dependencies.
+//
+// Test hooks: window.starling (state, participants, stats(), join(), shareScreen(), stopScreen(), leave(), ...)
+// and window.starlingLog (the log lines).
+
+const $ = (id) => document.getElementById(id);
+
+// ---------------------------------------------------------------------------------------------------------
+// Log and notices
+
+const logLines = [];
+window.starlingLog = logLines;
+
+function log(...parts) {
+  const line = `${new Date().toISOString().slice(11, 23)} ${parts.map((p) => (typeof p === "string" ? p : JSON.stringify(p))).join(" ")}`;
+  logLines.push(line);
+  if (logLines.length > 2000) logLines.splice(0, logLines.length - 2000);
+  const pre = $("log");
+  pre.textContent += line + "\n";
+  if (pre.textContent.length > 200000) pre.textContent = pre.textContent.slice(-100000);
+  console.log("[starling]", line);
+}
+
+/** Shows a notice; errors stay until dismissed, others fade after a while. */
+function notify(message, kind = "info") {
+  if (kind === "error") state.errors.push(message);
+  log(`${kind}: ${message}`);
+  const box = document.createElement("div");
+  box.className = `notice ${kind}`;
+  const text = document.createElement("span");
+  text.textContent = message;
+  const close = document.createElement("button");
+  close.textContent = "×";
+  close.title = "Dismiss";
+  close.onclick = () => box.remove();
+  box.append(text, close);
+  $("notices").append(box);
+  if (kind !== "error") setTimeout(() => box.remove(), 6000);
+}
+
+function setStatus(text, cls = "") {
+  const el = $("conn-status");
+  el.textContent = text;
+  el.className = `conn-status ${cls}`;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// State. Plain data only (the test reads it through chromedriver); media objects live in `rt` below.
+
+const state = {
+  phase: "idle", // idle | joining | joined | left | error
+  room: null,
+  me: null, // {id, identity, name}
+  participants: {}, // id -> {id, identity, name} (others only)
+  tracks: {}, // trackId -> track summary {id, participantId, kind, source, name?, muted}
+  local: { camera: null, microphone: null, screen: null }, // source -> {trackId, mid, muted}
+  activeSpeaker: null, // participant id
+  layers: {}, // trackId -> spatialLayer (from layerChanged)
+  quality: {}, // participantId -> connection quality
+  remote: {}, // trackId -> last stats sample of a received track
+  publishStats: {}, // rid or source -> outbound sample
+  events: [], // received events (type + short summary), newest last
+  errors: [],
+  subscriberRevision: 0,
+  mids: {}, // subscriber mid -> trackId (current offer)
+};
+
+// Runtime objects that are not plain data.
+const rt = {
+  ws: null,
+  nextRequestId: 1,
+  pending: new Map(), // request id -> {resolve, reject, type, timer}
+  pub: null, // publishing RTCPeerConnection
+  sub: null, // subscribing RTCPeerConnection
+  localStream: null,
+  camera: null, // {track, transceiver}
+  microphone: null,
+  screen: null,
+  subQueue: Promise.resolve(), // subscriber offers, handled one at a time
+  pubQueue: Promise.resolve(), // publish negotiations, one at a time
+  received: new Map(), // subscriber mid -> {track, streamId}
+  tiles: new Map(), // tile key -> tile object
+  statsTimer: null,
+  prevBytes: new Map(), // stats id -> {bytes, at}
+  speakerEvents: false, // true once the server sent activeSpeaker (then audio levels are not used)
+  token: null, // kept for resuming after a dropped WebSocket
+  speakerHold: 0,
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Signaling: requests with ids, answered by response or error; events without ids.
+
+function connectSignaling() {
+  const url = `${location.protocol === "https:" ? "wss:" : "ws:"}//${location.host}/rtc`;
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url);
+    rt.ws = ws;
+    ws.onopen = () => resolve(ws);
+    ws.onerror = () => reject(new Error(`could not connect to ${url}`));
+    ws.onclose = (e) => {
+      log(`signaling closed (code ${e.code})`);
+      for (const [, p] of rt.pending) { clearTimeout(p.timer); p.reject(new Error("signaling connection closed")); }
+      rt.pending.clear();
+      if (rt.ws === ws && state.phase === "joined") reconnect();
+    };
+    ws.onmessage = (e) => {
+      let msg;
+      try { msg = JSON.parse(e.data); } catch { notify("The server sent a message that is not JSON", "error"); return; }
+      onMessage(msg);
+    };
+  });
+}
+
+function request(type, fields = {}, timeoutMs = 15000) {
+  const ws = rt.ws;
+  if (!ws || ws.readyState !== WebSocket.OPEN) return Promise.reject(new Error(`${type}: not connected`));
+  const id = rt.nextRequestId++;
+  ws.send(JSON.stringify({ type, id, ...fields }));
+  log(`-> ${type} #${id}`);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => { rt.pending.delete(id); reject(new Error(`${type}: no answer in ${timeoutMs / 1000} s`)); }, timeoutMs);
+    rt.pending.set(id, { resolve, reject, type, timer });
+  });
+}
+
+class ServerError extends Error {
+  constructor(type, error) {
+    super(`${type} failed: ${error.code}: ${error.message}`);
+    this.code = error.code;
+  }
+}
+
+function onMessage(msg) {
+  if (msg.type === "response" || (msg.type === "error" && msg.id !== undefined && rt.pending.has(msg.id))) {
+    const p = rt.pending.get(msg.id);
+    if (!p) { log(`response to unknown request ${msg.id}`); return; }
+    rt.pending.delete(msg.id);
+    clearTimeout(p.timer);
+    if (msg.type === "response") { log(`<- response #${msg.id} (${p.type})`); p.resolve(msg.result || {}); }
+    else { log(`<- error #${msg.id} (${p.type})`, msg.error); p.reject(new ServerError(p.type, msg.error || {})); }
+    return;
+  }
+  if (msg.type === "error") { notify(`Server error: ${msg.error?.code}: ${msg.error?.message}`, "error"); return; }
+  onEvent(msg);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Events
+
+function recordEvent(msg) {
+  const { type, sdp, ...rest } = msg; // SDPs are long; keep the rest
+  state.events.push({ type, at: Date.now(), ...rest });
+  if (state.events.length > 500) state.events.splice(0, state.events.length - 500);
+}
+
+function onEvent(msg) {
+  recordEvent(msg);
+  log(`<- ${msg.type}`, msg.type === "subscriberOffer" ? `revision ${msg.revision}` : JSON.stringify({ ...msg, type: undefined }));
+  switch (msg.type) {
+    case "participantJoined":
+      addParticipant(msg.participant);
+      notify(`${msg.participant.name || msg.participant.identity} joined`);
+      break;
+    case "participantLeft": {
+      const p = state.participants[msg.participantId];
+      removeParticipant(msg.participantId);
+      if (p) notify(`${p.name || p.identity} left${msg.reason && msg.reason !== "left" ? ` (${msg.reason})` : ""}`);
+      break;
+    }
+    case "trackPublished":
+      state.tracks[msg.track.id] = msg.track;
+      renderRemote();
+      break;
+    case "trackUnpublished":
+      delete state.tracks[msg.trackId];
+      delete state.remote[msg.trackId];
+      renderRemote();
+      break;
+    case "trackMuted":
+      if (state.tracks[msg.trackId]) state.tracks[msg.trackId].muted = msg.muted;
+      renderRemote();
+      break;
+    case "subscriberOffer":
+      // One at a time: the next offer waits until this one is answered.
+      rt.subQueue = rt.subQueue.then(() => handleSubscriberOffer(msg)).catch((e) => {
+        if (state.phase === "joined") notify(`Receiving failed: ${e.message}`, "error"); else log(`subscriber offer: ${e.message}`);
+      });
+      break;
+    case "activeSpeaker":
+      rt.speakerEvents = true;
+      setActiveSpeaker(msg.participantId ?? null);
+      break;
+    case "layerChanged":
+      state.layers[msg.trackId] = msg.spatialLayer;
+      break;
+    case "connectionQuality":
+      state.quality[msg.participantId] = msg.quality;
+      renderRemote();
+      break;
+    case "roomClosed":
+      notify(`The room was closed${msg.reason ? `: ${msg.reason}` : ""}`, "error");
+      teardown("left");
+      break;
+    case "removed":
+      notify(`You were removed from the room${msg.reason ? `: ${msg.reason}` : ""}`, "error");
+      teardown("left");
+      break;
+    default:
+      log(`unknown event ${msg.type}`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Joining and leaving
+
+/**
+ * A new identity per join: two tabs (even a duplicated one) never share one, since a second join of the same
+ * identity replaces the first. A closing page leaves explicitly (see pagehide), so nothing lingers.
+ */
+function identityFor(name) {
+  const slug = name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "").slice(0, 32) || "guest";
+  return `${slug}-${Math.random().toString(36).slice(2, 8)}`;
+}
+
+async function fetchToken(room, name) {
+  const pasted = $("token-input").value.trim();
+  if (!$("token-field").hidden && pasted) return pasted;
+  const q = new URLSearchParams({ room, identity: identityFor(name), name });
+  const r = await fetch(`/dev/token?${q}`);
+  if (r.status === 404) {
+    $("token-field").hidden = false;
+    throw new Error("This server does not issue development tokens: paste a token for the room and join again.");
+  }
+  if (!r.ok) throw new Error(`GET /dev/token answered ${r.status}: ${(await r.text()).trim()}`);
+  return (await r.json()).token;
+}
+
+async function join(room, name) {
+  if (state.phase === "joining" || state.phase === "joined") throw new Error("already in a room");
+  room = String(room).trim();
+  name = String(name).trim();
+  if (!room || !name) throw new Error("a name and a room are needed");
+  Object.assign(state, {
+    phase: "joining", room, me: null, participants: {}, tracks: {}, activeSpeaker: null, layers: {}, quality: {},
+    remote: {}, publishStats: {}, mids: {}, subscriberRevision: 0, local: { camera: null, microphone: null, screen: null },
+  });
+  $("join-button").disabled = true;
+  setStatus("joining…");
+  try {
+    const token = await fetchToken(room, name);
+    await startLocalMedia();
+    showCall(room);
+    updateSelfTile(); // own preview while connecting
+    await connectSignaling();
+    rt.sub = newSubscriber();
+    const result = await request("join", { token });
+    rt.token = token;
+    state.me = result.participant;
+    state.phase = "joined";
+    for (const p of result.participants || []) addParticipant(p);
+    for (const t of result.tracks || []) state.tracks[t.id] = t;
+    updateSelfTile();
+    renderRemote();
+    log(`joined ${room} as ${state.me.id}`);
+    rt.statsTimer = setInterval(() => pollStats().catch((e) => log(`stats: ${e.message}`)), 1000);
+    if (rt.camera || rt.microphone) await enqueuePublish(() => publishInitial());
+    updateStatus();
+    return state.me;
+  } catch (e) {
+    notify(e.message, "error");
+    if (state.phase !== "joined") teardown("error");
+    throw e;
+  } finally {
+    $("join-button").disabled = false;
+  }
+}
+
+async function leave() {
+  if (!["joined", "joining", "reconnecting"].includes(state.phase)) return;
+  state.phase = "leaving"; // the server closes the socket after answering: not an error
+  try { await request("leave", {}, 3000); } catch (e) { log(`leave: ${e.message}`); }
+  teardown("left");
+}
+
+/**
+ * The WebSocket dropped while in the room: join again with `reconnect: true` for a while. When the server resumes
+ * the participant, the media connections stay and restart ICE (the server sends a new subscriberOffer; we send a
+ * new publish offer with iceRestart). When it does not, the old connections are replaced by new ones.
+ */
+async function reconnect() {
+  state.phase = "reconnecting";
+  setStatus("reconnecting…", "bad");
+  notify("The signaling connection dropped; reconnecting…", "warn");
+  const started = Date.now();
+  for (let attempt = 1; Date.now() - started < 15000; attempt++) {
+    await new Promise((r) => setTimeout(r, Math.min(500 * attempt, 3000)));
+    if (state.phase !== "reconnecting") return; // left meanwhile
+    try {
+      await connectSignaling();
+      const result = await request("join", { token: rt.token, reconnect: true }, 10000);
+      state.phase = "joined";
+      state.participants = {};
+      state.tracks = {};
+      for (const p of result.participants || []) state.participants[p.id] = p;
+      for (const t of result.tracks || []) state.tracks[t.id] = t;
+      if (result.resumed) {
+        state.me = result.participant;
+        log("resumed; restarting ICE on the publishing connection");
+        if (rt.pub) await enqueuePublish(() => negotiatePublisher({ iceRestart: true }));
+      } else {
+        log("not resumed: new media connections");
+        state.me = result.participant;
+        await restartMedia();
+      }
+      renderRemote();
+      updateSelfTile();
+      updateStatus();
+      notify(result.resumed ? "Reconnected." : "Reconnected (as a new participant).");
+      return;
+    } catch (e) {
+      log(`reconnect attempt ${attempt}: ${e.message}`);
+      if (rt.ws) { const ws = rt.ws; rt.ws = null; ws.close(); }
+    }
+  }
+  notify("Could not reconnect; you are no longer in the room.", "error");
+  teardown("error");
+}
+
+/** After a join that did not resume: fresh publishing and subscribing connections with the same local media. */
+async function restartMedia() {
+  for (const pc of [rt.pub, rt.sub]) if (pc) pc.close();
+  rt.pub = null;
+  rt.received.clear();
+  rt.subQueue = Promise.resolve();
+  rt.pubQueue = Promise.resolve();
+  if (rt.screen) { rt.screen.track.stop(); rt.screen = null; }
+  state.local = { camera: null, microphone: null, screen: null };
+  state.mids = {};
+  rt.sub = newSubscriber();
+  if (rt.camera || rt.microphone) await enqueuePublish(() => publishInitial());
+}
+
+function newSubscriber() {
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  pc.ontrack = onRemoteTrack;
+  pc.onconnectionstatechange = () => { log(`subscriber ${pc.connectionState}`); updateStatus(); };
+  return pc;
+}
+
+/** Closes everything and returns to the join form. */
+function teardown(phase) {
+  state.phase = phase;
+  clearInterval(rt.statsTimer);
+  rt.statsTimer = null;
+  const ws = rt.ws;
+  rt.ws = null;
+  if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
+  for (const pc of [rt.pub, rt.sub]) if (pc) pc.close();
+  rt.pub = rt.sub = null;
+  for (const t of rt.localStream?.getTracks() || []) t.stop();
+  if (rt.screen) rt.screen.track.stop();
+  rt.localStream = rt.camera = rt.microphone = rt.screen = null;
+  rt.received.clear();
+  rt.subQueue = Promise.resolve();
+  rt.pubQueue = Promise.resolve();
+  for (const key of [...rt.tiles.keys()]) removeTile(key);
+  state.participants = {};
+  state.tracks = {};
+  state.remote = {};
+  $("call-view").hidden = true;
+  $("join-view").hidden = false;
+  $("room-label").textContent = "";
+  setStatus(phase === "error" ? "disconnected (error)" : "not connected", phase === "error" ? "bad" : "");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Publishing: our offer, the server's answer.
+
+const SIMULCAST = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "f", scaleResolutionDownBy: 1, maxBitrate: 1_500_000 },
+];
+
+async function startLocalMedia() {
+  try {
+    rt.localStream = await navigator.mediaDevices.getUserMedia({
+      audio: { echoCancellation: true, noiseSuppression: true },
+      video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30, max: 30 } },
+    });
+  } catch (e) {
+    // Joining without camera/microphone still lets the participant watch; say why.
+    notify(`No camera or microphone (${e.name}: ${e.message}); joining to watch only.`, "warn");
+    rt.localStream = new MediaStream();
+  }
+  const video = rt.localStream.getVideoTracks()[0];
+  const audio = rt.localStream.getAudioTracks()[0];
+  if (video) { video.contentHint = "motion"; rt.camera = { track: video, transceiver: null }; }
+  if (audio) rt.microphone = { track: audio, transceiver: null };
+}
+
+/** Publish negotiations are serialized so that a screen share never overlaps another offer. */
+function enqueuePublish(fn) {
+  const run = rt.pubQueue.then(fn);
+  rt.pubQueue = run.catch(() => {});
+  return run;
+}
+
+async function publishInitial() {
+  rt.pub = new RTCPeerConnection({ iceServers: [] });
+  rt.pub.onconnectionstatechange = () => { log(`publisher ${rt.pub?.connectionState}`); updateStatus(); };
+  if (rt.microphone) {
+    rt.microphone.transceiver = rt.pub.addTransceiver(rt.microphone.track, { direction: "sendonly", streams: [rt.localStream] });
+  }
+  if (rt.camera) {
+    rt.camera.transceiver = rt.pub.addTransceiver(rt.camera.track, {
+      direction: "sendonly", streams: [rt.localStream], sendEncodings: SIMULCAST.map((e) => ({ ...e })),
+    });
+  }
+  await negotiatePublisher();
+}
+
+/** Which of our transceivers carry which source (only live ones: a stopped transceiver is unpublished). */
+function publishedSources() {
+  const list = [];
+  for (const source of ["microphone", "camera", "screen"]) {
+    const t = rt[source]?.transceiver;
+    if (t && t.direction !== "stopped" && t.mid !== null) list.push({ mid: t.mid, source });
+  }
+  return list;
+}
+
+/** Creates an offer on the publishing connection, sends `publish`, applies the answer. Rolls back on error. */
+async function negotiatePublisher(options = {}) {
+  const pc = rt.pub;
+  await pc.setLocalDescription(await pc.createOffer(options));
+  await iceGathered(pc, 2000);
+  const tracks = publishedSources();
+  let result;
+  try {
+    result = await request("publish", { sdp: pc.localDescription.sdp, tracks }, 20000);
+  } catch (e) {
+    if (pc.signalingState === "have-local-offer") await pc.setLocalDescription({ type: "rollback" }).catch(() => {});
+    throw e;
+  }
+  await pc.setRemoteDescription({ type: "answer", sdp: result.sdp });
+  // The server lists the tracks it made; match them to ours by mid when it says, else by source.
+  for (const t of result.tracks || []) {
+    const mine = tracks.find((x) => (t.mid !== undefined ? x.mid === t.mid : x.source === t.source));
+    if (!mine) continue;
+    state.local[mine.source] = { trackId: t.id, mid: mine.mid, muted: !!t.muted };
+  }
+  for (const source of Object.keys(state.local)) {
+    if (!tracks.some((x) => x.source === source)) state.local[source] = null;
+  }
+  log("published", tracks.map((t) => `${t.source}@${t.mid}`).join(", "));
+  updateSelfTile();
+}
+
+function iceGathered(pc, timeoutMs) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const t = setTimeout(done, timeoutMs);
+    function done() { clearTimeout(t); pc.removeEventListener("icegatheringstatechange", check); resolve(); }
+    function check() { if (pc.iceGatheringState === "complete") done(); }
+    pc.addEventListener("icegatheringstatechange", check);
+  });
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Mute toggles and screen sharing
+
+async function setMuted(source, muted) {
+  const local = rt[source];
+  if (!local) throw new Error(`no ${source} to mute`);
+  local.track.enabled = !muted;
+  const info = state.local[source];
+  if (info) {
+    info.muted = muted;
+    try {
+      await request("mute", { trackId: info.trackId, muted });
+    } catch (e) {
+      notify(e.message, "error");
+      throw e;
+    }
+  }
+  updateSelfTile();
+  updateControls();
+}
+
+const toggleMic = () => setMuted("microphone", rt.microphone?.track.enabled ?? false);
+const toggleCamera = () => setMuted("camera", rt.camera?.track.enabled ?? false);
+
+async function shareScreen() {
+  if (state.phase !== "joined") throw new Error("join first");
+  if (rt.screen) return state.local.screen;
+  let stream;
+  try {
+    stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: false });
+  } catch (e) {
+    notify(`Screen sharing was not started: ${e.name}: ${e.message}`, "error");
+    throw e;
+  }
+  const track = stream.getVideoTracks()[0];
+  track.contentHint = "detail";
+  track.onended = () => { if (rt.screen?.track === track) stopScreen().catch(() => {}); };
+  try {
+    await enqueuePublish(async () => {
+      if (!rt.pub) await publishInitial();
+      rt.screen = { track, transceiver: rt.pub.addTransceiver(track, { direction: "sendonly", streams: [new MediaStream([track])] }) };
+      updateSelfTile();
+      try {
+        await negotiatePublisher();
+      } catch (e) {
+        // Undo: the offer was rolled back; the transceiver must not linger.
+        try { rt.screen?.transceiver.stop(); } catch {}
+        rt.screen = null;
+        throw e;
+      }
+    });
+  } catch (e) {
+    track.stop();
+    updateSelfTile();
+    updateControls();
+    notify(`Screen sharing failed: ${e.message}`, "error");
+    throw e;
+  }
+  updateControls();
+  return state.local.screen;
+}
+
+async function stopScreen() {
+  if (!rt.screen) return;
+  const screen = rt.screen;
+  try {
+    await enqueuePublish(async () => {
+      screen.transceiver.stop(); // stops the track; its m-line goes to port 0 in the next offer
+      rt.screen = null;
+      updateSelfTile();
+      await negotiatePublisher();
+    });
+  } catch (e) {
+    notify(`Stopping the screen share failed: ${e.message}`, "error");
+    throw e;
+  } finally {
+    screen.track.stop();
+    rt.screen = null;
+    state.local.screen = null;
+    updateSelfTile();
+    updateControls();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Receiving: the server offers, we answer; one offer at a time.
+
+/** mid -> {direction, streamId, trackId} of each m-section of an SDP. */
+function parseMediaSections(sdp) {
+  const out = {};
+  for (const section of sdp.split(/\r?\nm=/).slice(1)) {
+    const mid = /\r?\na=mid:(\S+)/.exec(section)?.[1];
+    if (mid === undefined) continue;
+    const msid = /\r?\na=msid:(\S+) (\S+)/.exec(section);
+    const direction = /\r?\na=(sendonly|recvonly|sendrecv|inactive)/.exec(section)?.[1] ?? "sendrecv";
+    const port = Number(section.split(" ")[1]);
+    out[mid] = { direction: port === 0 ? "inactive" : direction, streamId: msid?.[1] ?? null, trackId: msid?.[2] ?? null };
+  }
+  return out;
+}
+
+async function handleSubscriberOffer(msg) {
+  const pc = rt.sub;
+  if (!pc || pc.signalingState === "closed") return;
+  const sections = parseMediaSections(msg.sdp);
+  const mids = {};
+  for (const [mid, s] of Object.entries(sections)) {
+    const trackId = msg.mids ? msg.mids[mid] : s.trackId;
+    if (trackId && s.direction !== "inactive") mids[mid] = trackId;
+  }
+  await pc.setRemoteDescription({ type: "offer", sdp: msg.sdp });
+  await pc.setLocalDescription(await pc.createAnswer());
+  await request("subscriberAnswer", { sdp: pc.localDescription.sdp, revision: msg.revision });
+  state.mids = mids;
+  state.subscriberRevision = msg.revision;
+  // Drop what is no longer offered.
+  for (const mid of [...rt.received.keys()]) if (!(mid in mids)) rt.received.delete(mid);
+  renderRemote();
+}
+
+function onRemoteTrack(e) {
+  const mid = e.transceiver?.mid;
+  // event.streams[0].id is the publishing participant's id (a=msid: <participant> <track>).
+  rt.received.set(mid, { track: e.track, streamId: e.streams[0]?.id ?? null });
+  log(`track ${e.track.kind} on mid ${mid} from ${e.streams[0]?.id}`);
+  renderRemote();
+}
+
+/** The received media of each remote track: trackId -> {track, mid, participantId}. */
+function receivedByTrack() {
+  const out = {};
+  for (const [mid, r] of rt.received) {
+    const trackId = state.mids[mid];
+    if (!trackId) continue;
+    const summary = state.tracks[trackId];
+    out[trackId] = { track: r.track, mid, participantId: summary?.participantId ?? r.streamId };
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Tiles
+
+function addParticipant(p) {
+  state.participants[p.id] = p;
+  renderRemote();
+}
+
+function removeParticipant(id) {
+  delete state.participants[id];
+  for (const [trackId, t] of Object.entries(state.tracks)) {
+    if (t.participantId === id) { delete state.tracks[trackId]; delete state.remote[trackId]; }
+  }
+  if (state.activeSpeaker === id) state.activeSpeaker = null;
+  renderRemote();
+}
+
+function showCall(room) {
+  $("join-view").hidden = true;
+  $("call-view").hidden = false;
+  $("room-label").textContent = `room ${room}`;
+  updateControls();
+}
+
+function makeTile(key, { self = false } = {}) {
+  let tile = rt.tiles.get(key);
+  if (tile) return tile;
+  const el = document.createElement("div");
+  el.className = "tile no-video" + (self ? " self" : "");
+  el.dataset.key = key;
+  const video = document.createElement("video");
+  video.autoplay = true;
+  video.playsInline = true;
+  video.muted = true; // sound goes through the <audio> element
+  const audio = document.createElement("audio");
+  audio.autoplay = true;
+  const avatar = document.createElement("div");
+  avatar.className = "avatar";
+  const name = document.createElement("div");
+  name.className = "name";
+  const badges = document.createElement("div");
+  badges.className = "badges";
+  const overlay = document.createElement("div");
+  overlay.className = "overlay";
+  el.append(video, audio, avatar, name, badges, overlay);
+  tile = { key, el, video, audio, avatar, name, badges, overlay, videoTrack: null, audioTrack: null, participantId: null };
+  rt.tiles.set(key, tile);
+  // Own tile first, then in order of arrival.
+  if (self) $("grid").prepend(el); else $("grid").append(el);
+  return tile;
+}
+
+function removeTile(key) {
+  const tile = rt.tiles.get(key);
+  if (!tile) return;
+  tile.video.srcObject = null;
+  tile.audio.srcObject = null;
+  tile.el.remove();
+  rt.tiles.delete(key);
+}
+
+function setTileMedia(tile, videoTrack, audioTrack) {
+  if (tile.videoTrack !== videoTrack) {
+    tile.videoTrack = videoTrack;
+    tile.video.srcObject = videoTrack ? new MediaStream([videoTrack]) : null;
+    if (videoTrack) tile.video.play().catch(() => {});
+  }
+  if (tile.audioTrack !== audioTrack) {
+    tile.audioTrack = audioTrack;
+    tile.audio.srcObject = audioTrack ? new MediaStream([audioTrack]) : null;
+    if (audioTrack) {
+      tile.audio.play().catch((e) => {
+        notify("The browser blocked sound until you interact with the page: click anywhere to hear the others.", "warn");
+        document.addEventListener("click", () => { for (const t of rt.tiles.values()) t.audio.play().catch(() => {}); }, { once: true });
+        log(`audio play: ${e.message}`);
+      });
+    }
+  }
+}
+
+function setBadges(tile, labels) {
+  const text = labels.join("|");
+  if (tile.badges.dataset.text === text) return;
+  tile.badges.dataset.text = text;
+  tile.badges.replaceChildren(...labels.map((l) => { const b = document.createElement("span"); b.className = "badge"; b.textContent = l; return b; }));
+}
+
+function initials(name) {
+  return (name || "?").split(/\s+/).filter(Boolean).slice(0, 2).map((w) => w[0].toUpperCase()).join("");
+}
+
+function updateSelfTile() {
+  if (!state.room || state.phase === "left" || state.phase === "error" || state.phase === "idle") return;
+  const me = state.me || { id: "me", name: $("name-input").value };
+  const tile = makeTile("self:camera", { self: true });
+  tile.participantId = me.id;
+  tile.video.classList.add("mirror");
+  const camOn = !!rt.camera && rt.camera.track.enabled;
+  setTileMedia(tile, rt.camera?.track ?? null, null); // never play our own microphone
+  tile.el.classList.toggle("no-video", !camOn);
+  tile.avatar.textContent = initials(me.name);
+  tile.name.textContent = `${me.name} (you)`;
+  const badges = [];
+  if (!rt.microphone || !rt.microphone.track.enabled) badges.push("mic off");
+  if (!rt.camera || !rt.camera.track.enabled) badges.push("camera off");
+  setBadges(tile, badges);
+  if (rt.screen) {
+    const st = makeTile("self:screen", { self: true });
+    st.participantId = me.id;
+    if (st.el.previousElementSibling !== rt.tiles.get("self:camera").el) rt.tiles.get("self:camera").el.after(st.el);
+    setTileMedia(st, rt.screen.track, null);
+    st.el.classList.remove("no-video");
+    st.name.textContent = `${me.name} (your screen)`;
+  } else {
+    removeTile("self:screen");
+  }
+  updateControls();
+}
+
+/** Rebuilds remote tiles from state: one camera tile per participant, one more while it shares its screen. */
+function renderRemote() {
+  if (state.phase !== "joined") return;
+  const received = receivedByTrack();
+  const wanted = new Set();
+  for (const p of Object.values(state.participants)) {
+    const tracks = Object.values(state.tracks).filter((t) => t.participantId === p.id);
+    const find = (source) => tracks.find((t) => t.source === source);
+    const cam = find("camera"), mic = find("microphone"), screen = find("screen"), screenAudio = find("screen_audio");
+    const media = (t) => (t ? received[t.id]?.track ?? null : null);
+
+    const key = `${p.id}:camera`;
+    wanted.add(key);
+    const tile = makeTile(key);
+    tile.participantId = p.id;
+    tile.trackId = cam?.id ?? null;
+    const camMedia = cam && !cam.muted ? media(cam) : null;
+    setTileMedia(tile, media(cam), media(mic));
+    tile.el.classList.toggle("no-video", !camMedia);
+    tile.avatar.textContent = initials(p.name || p.identity);
+    tile.name.textContent = p.name || p.identity;
+    const badges = [];
+    if (!mic || mic.muted) badges.push("mic off");
+    if (!cam || cam.muted) badges.push("camera off");
+    if (state.quality[p.id] === "poor") badges.push("poor connection");
+    setBadges(tile, badges);
+
+    if (screen) {
+      const skey = `${p.id}:screen`;
+      wanted.add(skey);
+      const st = makeTile(skey);
+      st.participantId = p.id;
+      st.trackId = screen.id;
+      setTileMedia(st, media(screen), media(screenAudio));
+      st.el.classList.toggle("no-video", !media(screen));
+      st.avatar.textContent = "⧉";
+      st.name.textContent = `${p.name || p.identity} (screen)`;
+    }
+  }
+  for (const key of [...rt.tiles.keys()]) {
+    if (!key.startsWith("self:") && !wanted.has(key)) removeTile(key);
+  }
+  highlightSpeaker();
+}
+
+function setActiveSpeaker(participantId) {
+  state.activeSpeaker = participantId;
+  highlightSpeaker();
+}
+
+function highlightSpeaker() {
+  for (const tile of rt.tiles.values()) {
+    tile.el.classList.toggle("speaking", !!state.activeSpeaker && tile.participantId === state.activeSpeaker && tile.key.endsWith(":camera"));
+  }
+}
+
+function updateControls() {
+  const mic = $("mic-button"), cam = $("cam-button"), screen = $("screen-button");
+  mic.disabled = !rt.microphone;
+  cam.disabled = !rt.camera;
+  const micOn = !!rt.microphone?.track.enabled, camOn = !!rt.camera?.track.enabled;
+  mic.textContent = micOn ? "Mute mic" : "Unmute mic";
+  mic.classList.toggle("off", !micOn);
+  cam.textContent = camOn ? "Camera off" : "Camera on";
+  cam.classList.toggle("off", !camOn);
+  screen.textContent = rt.screen ? "Stop sharing" : "Share screen";
+  screen.classList.toggle("on", !!rt.screen);
+  screen.disabled = !navigator.mediaDevices?.getDisplayMedia;
+}
+
+function updateStatus() {
+  if (state.phase !== "joined") return;
+  const pub = rt.pub?.connectionState ?? "-", sub = rt.sub?.connectionState ?? "-";
+  const bad = [pub, sub].some((s) => s === "failed" || s === "disconnected");
+  setStatus(`${state.me?.name} · sending ${pub} · receiving ${sub}`, bad ? "bad" : "ok");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Statistics: every second, per received track (layer, bitrate) and per sent layer; audio levels as a
+// fallback for the active speaker when the server sends no activeSpeaker events.
+
+function rate(id, bytes, now) {
+  const prev = rt.prevBytes.get(id);
+  rt.prevBytes.set(id, { bytes, at: now });
+  if (!prev || bytes < prev.bytes) return 0;
+  return ((bytes - prev.bytes) * 8) / ((now - prev.at) / 1000);
+}
+
+async function pollStats() {
+  const now = performance.now();
+  if (rt.sub) {
+    const report = await rt.sub.getStats();
+    const byTrackIdentifier = new Map();
+    for (const t of rt.sub.getTransceivers()) if (t.mid !== null) byTrackIdentifier.set(t.receiver.track.id, t.mid);
+    const remote = {};
+    let loudest = null;
+    report.forEach((s) => {
+      if (s.type !== "inbound-rtp") return;
+      const mid = s.mid ?? byTrackIdentifier.get(s.trackIdentifier);
+      const trackId = state.mids[mid];
+      if (!trackId) return;
+      const summary = state.tracks[trackId];
+      const sample = {
+        trackId, mid, kind: s.kind, participantId: summary?.participantId ?? rt.received.get(mid)?.streamId ?? null,
+        source: summary?.source ?? null, ssrc: s.ssrc, bytesReceived: s.bytesReceived || 0, packetsReceived: s.packetsReceived || 0,
+        packetsLost: s.packetsLost || 0, bitrate: Math.round(rate(s.id, s.bytesReceived || 0, now)),
+        framesDecoded: s.framesDecoded || 0, framesPerSecond: s.framesPerSecond || 0, frameWidth: s.frameWidth || 0,
+        frameHeight: s.frameHeight || 0, audioLevel: s.audioLevel ?? null, spatialLayer: state.layers[trackId] ?? null,
+      };
+      // A reused m-line may briefly show the previous stream as well: keep the one with more bytes.
+      if (!remote[trackId] || remote[trackId].bytesReceived < sample.bytesReceived) remote[trackId] = sample;
+      if (s.kind === "audio" && (s.audioLevel ?? 0) > 0.02 && (!loudest || s.audioLevel > loudest.level)) {
+        loudest = { level: s.audioLevel, participantId: sample.participantId };
+      }
+    });
+    state.remote = remote;
+    if (!rt.speakerEvents) {
+      if (loudest) { rt.speakerHold = now + 1500; setActiveSpeaker(loudest.participantId); }
+      else if (now > rt.speakerHold && state.activeSpeaker) setActiveSpeaker(null);
+    }
+    renderOverlays();
+  }
+  if (rt.pub) {
+    const report = await rt.pub.getStats();
+    const out = {};
+    report.forEach((s) => {
+      if (s.type !== "outbound-rtp") return;
+      const key = s.rid ? `${s.kind}:${s.rid}` : `${s.kind}:${s.mid}`;
+      out[key] = {
+        kind: s.kind, rid: s.rid ?? null, mid: s.mid ?? null, bytesSent: s.bytesSent || 0, bitrate: Math.round(rate(s.id, s.bytesSent || 0, now)),
+        frameWidth: s.frameWidth || 0, frameHeight: s.frameHeight || 0, framesEncoded: s.framesEncoded || 0,
+        active: s.active ?? null, qualityLimitationReason: s.qualityLimitationReason ?? null,
+        keyFramesEncoded: s.keyFramesEncoded ?? null, pliCount: s.pliCount ?? null, firCount: s.firCount ?? null,
+        nackCount: s.nackCount ?? null, targetBitrate: s.targetBitrate ?? null,
+        retransmittedBytesSent: s.retransmittedBytesSent ?? null, headerBytesSent: s.headerBytesSent ?? null,
+      };
+    });
+    state.publishStats = out;
+    renderSelfOverlay();
+  }
+}
+
+function kbps(bps) {
+  return bps >= 1_000_000 ? `${(bps / 1_000_000).toFixed(2)} Mb/s` : `${Math.round(bps / 1000)} kb/s`;
+}
+
+function renderOverlays() {
+  for (const tile of rt.tiles.values()) {
+    if (tile.key.startsWith("self:")) continue;
+    const v = tile.trackId ? state.remote[tile.trackId] : null;
+    if (!v) { tile.overlay.textContent = ""; continue; }
+    const layer = v.spatialLayer === null || v.spatialLayer === undefined ? "" : ` · layer ${v.spatialLayer}`;
+    let text = `${v.frameWidth}x${v.frameHeight}${layer} · ${kbps(v.bitrate)}`;
+    const audio = Object.values(state.remote).find(
+      (a) => a.kind === "audio" && a.participantId === tile.participantId && (tile.key.endsWith(":camera") ? a.source !== "screen_audio" : a.source === "screen_audio"));
+    if (audio) text += `\naudio ${kbps(audio.bitrate)}`;
+    tile.overlay.textContent = text;
+  }
+}
+
+function renderSelfOverlay() {
+  const tile = rt.tiles.get("self:camera");
+  if (!tile) return;
+  const layers = Object.values(state.publishStats).filter((s) => s.kind === "video" && s.rid);
+  tile.overlay.textContent = layers
+    .sort((a, b) => "qhf".indexOf(a.rid) - "qhf".indexOf(b.rid))
+    .map((s) => `${s.rid} ${s.frameWidth}x${s.frameHeight} ${kbps(s.bitrate)}`)
+    .join("\n");
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// UI wiring
+
+function initForm() {
+  const q = new URLSearchParams(location.search);
+  $("name-input").value = q.get("name") || localStorage.getItem("starling.name") || "";
+  $("room-input").value = q.get("room") || localStorage.getItem("starling.room") || "lobby";
+  $("join-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = $("name-input").value, room = $("room-input").value;
+    localStorage.setItem("starling.name", name.trim());
+    localStorage.setItem("starling.room", room.trim());
+    join(room, name).catch(() => {}); // already shown
+  });
+  $("mic-button").onclick = () => toggleMic().catch(() => {});
+  $("cam-button").onclick = () => toggleCamera().catch(() => {});
+  $("screen-button").onclick = () => (rt.screen ? stopScreen() : shareScreen()).catch(() => {});
+  $("leave-button").onclick = () => leave();
+  // Leave explicitly when the page goes away: a bare close would keep us in the room for the reconnect window.
+  window.addEventListener("pagehide", () => {
+    if (rt.ws?.readyState === WebSocket.OPEN) {
+      state.phase = "leaving";
+      rt.ws.send(JSON.stringify({ type: "leave", id: rt.nextRequestId++ }));
+      rt.ws.close();
+    }
+  });
+  // Probe whether the server issues development tokens, to show the token field up front if not.
+  fetch("/dev/token").then((r) => { if (r.status === 404) $("token-field").hidden = false; }).catch(() => {});
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Test hooks
+
+window.starling = {
+  get state() { return state; },
+  get participants() { return Object.values(state.participants); },
+  /** The last per-second sample of every received track: trackId -> {framesDecoded, bytesReceived, bitrate, frameWidth, ...}. */
+  stats() { return state.remote; },
+  publishStats() { return state.publishStats; },
+  tiles() {
+    return [...rt.tiles.values()].map((t) => ({
+      key: t.key, participantId: t.participantId, name: t.name.textContent, hasVideo: !t.el.classList.contains("no-video"),
+      speaking: t.el.classList.contains("speaking"), overlay: t.overlay.textContent,
+    }));
+  },
+  join, leave, shareScreen, stopScreen, toggleMic, toggleCamera,
+  /** Closes the WebSocket without leaving (as a network drop would): the page reconnects and resumes. */
+  dropSignaling() { rt.ws?.close(); },
+  setMicMuted: (m) => setMuted("microphone", m),
+  setCameraMuted: (m) => setMuted("camera", m),
+};
+
+initForm();
