@@ -24,9 +24,11 @@ build: deps
 build-release: deps
 	$(SWIFT) build -c release --product starling
 
-## Build in release mode and serve the API (and later the web app) on 127.0.0.1:8080 with config/starling.yaml.
+## Build in release mode and serve the web app, /rtc and the API on 127.0.0.1:8080 with config/starling.yaml.
+## Development tokens are turned on for this local run only (the web app gets its tokens from /dev/token);
+## the config file keeps them off.
 run: build-release
-	.build/release/starling serve --config config/starling.yaml
+	STARLING_AUTH_DEV_TOKENS=$${STARLING_AUTH_DEV_TOKENS:-true} .build/release/starling serve --config config/starling.yaml
 
 ## Everything CI runs: unit and property tests, the serve smoke test, interop with real peers, and a short
 ## run of every fuzzer.
@@ -42,11 +44,13 @@ smoke: deps
 	scripts/smoke-serve.sh .build/debug/starling
 
 ## Real peers (Chromium, aiortc) in a network namespace holding only loopback: they accept our SDP answers,
-## and they connect to /v1/echo (ICE, DTLS, SRTP) in both UDP port modes and decode their media echoed back.
+## they connect to /v1/echo (ICE, DTLS, SRTP) in both UDP port modes and decode their media echoed back, and
+## they hold conferences through the web app and /rtc.
 interop: test-deps unit-tests
 	$(SWIFT) build --product starling
 	python3 Tests/Interop/sdp_accept.py --no-build
 	python3 Tests/Interop/echo_interop.py --binary .build/debug/starling
+	python3 Tests/Interop/conference_chromium.py --binary .build/debug/starling
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
 fuzz: deps

@@ -178,10 +178,21 @@ function onEvent(msg) {
       delete state.remote[msg.trackId];
       renderRemote();
       break;
-    case "trackMuted":
+    case "trackMuted": {
       if (state.tracks[msg.trackId]) state.tracks[msg.trackId].muted = msg.muted;
+      // The server (control API's muteTrack) muted one of our own tracks: stop sending it here too.
+      const own = Object.entries(state.local).find(([, info]) => info?.trackId === msg.trackId);
+      if (own && msg.by === "server") {
+        const [source, info] = own;
+        info.muted = msg.muted;
+        if (rt[source]) rt[source].track.enabled = !msg.muted;
+        notify(`The server ${msg.muted ? "muted" : "unmuted"} your ${source}`, "info");
+        updateSelfTile();
+        updateControls();
+      }
       renderRemote();
       break;
+    }
     case "subscriberOffer":
       // One at a time: the next offer waits until this one is answered.
       rt.subQueue = rt.subQueue.then(() => handleSubscriberOffer(msg)).catch((e) => {
