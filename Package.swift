@@ -51,12 +51,20 @@ let package = Package(
         // Sans-IO routing: Router, Producer, Consumer, feedback components.
         .target(name: "StarlingRouting", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
         // Client-side WebRTC peer on the same cores (tests, load tool).
-        .target(name: "StarlingClient", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
+        // JSON values shared by the server's APIs and the Swift clients.
+        .target(name: "StarlingAPI", swiftSettings: strict),
+        .target(
+            name: "StarlingClient",
+            dependencies: [
+                "StarlingWire", "StarlingTransport", "StarlingAPI",
+                .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
+            ],
+            swiftSettings: strict),
         // The IO: NIO sockets, rooms, HTTP/WebSocket APIs, config, lifecycle.
         .target(
             name: "StarlingServer",
             dependencies: [
-                "StarlingWire", "StarlingTransport", "StarlingRouting",
+                "StarlingWire", "StarlingTransport", "StarlingRouting", "StarlingAPI",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -106,7 +114,7 @@ let package = Package(
             name: "StarlingServerTests",
             dependencies: [
                 "StarlingServer", "StarlingClient", "StarlingTransport", "StarlingWire", "StarlingRouting",
-                "StarlingMediaTestSupport",
+                "StarlingMediaTestSupport", "StarlingAPI",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),

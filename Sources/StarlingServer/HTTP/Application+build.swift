@@ -1,3 +1,4 @@
+import StarlingAPI
 import Foundation
 import Hummingbird
 import HummingbirdWebSocket

@@ -1,4 +1,5 @@
 import Foundation
+import StarlingAPI
 
 /// The participant signaling protocol on `/rtc` (issue 6; docs/PROTOCOL.md): JSON text messages, each an
 /// object with a `type`. A request carries an `id` (a string or an integer) and is answered by a

@@ -1,7 +1,8 @@
-import Foundation
+public import Foundation
 
-/// A JSON value that crosses actors (`Sendable`), for the control API's results and events.
-enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
+/// A JSON value that crosses actors (`Sendable`): the control API's params, results and events, and what
+/// the Swift clients (StarlingClient) read and write.
+public enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
     ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, ExpressibleByNilLiteral
 {
     case null
@@ -12,22 +13,22 @@ enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIn
     case array([JSONValue])
     case object([String: JSONValue])
 
-    init(stringLiteral value: String) { self = .string(value) }
-    init(integerLiteral value: Int) { self = .int(value) }
-    init(booleanLiteral value: Bool) { self = .bool(value) }
-    init(dictionaryLiteral elements: (String, JSONValue)...) {
+    public init(stringLiteral value: String) { self = .string(value) }
+    public init(integerLiteral value: Int) { self = .int(value) }
+    public init(booleanLiteral value: Bool) { self = .bool(value) }
+    public init(dictionaryLiteral elements: (String, JSONValue)...) {
         self = .object(Dictionary(elements, uniquingKeysWith: { _, b in b }))
     }
-    init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
-    init(nilLiteral: ()) { self = .null }
+    public init(arrayLiteral elements: JSONValue...) { self = .array(elements) }
+    public init(nilLiteral: ()) { self = .null }
 
-    init(_ value: String?) { self = value.map { .string($0) } ?? .null }
-    init(_ value: Int?) { self = value.map { .int($0) } ?? .null }
+    public init(_ value: String?) { self = value.map { .string($0) } ?? .null }
+    public init(_ value: Int?) { self = value.map { .int($0) } ?? .null }
     /// Rounded to three decimals (rates, milliseconds).
-    init(_ value: Double) { self = .double((value * 1000).rounded() / 1000) }
+    public init(_ value: Double) { self = .double((value * 1000).rounded() / 1000) }
 
     /// What JSONSerialization takes.
-    var foundation: Any {
+    public var foundation: Any {
         switch self {
         case .null: NSNull()
         case .bool(let b): b
@@ -40,7 +41,7 @@ enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIn
     }
 
     /// From what JSONSerialization gives (numbers that are integers become `.int`).
-    init(foundation value: Any) {
+    public init(foundation value: Any) {
         switch value {
         case let s as String: self = .string(s)
         case let n as NSNumber:
@@ -58,13 +59,13 @@ enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIn
     }
 
     /// Compact JSON text with sorted keys.
-    var text: String {
+    public var text: String {
         guard let data = try? JSONSerialization.data(withJSONObject: foundation, options: [.sortedKeys, .fragmentsAllowed])
         else { return "null" }
         return String(decoding: data, as: UTF8.self)
     }
 
-    subscript(key: String) -> JSONValue? {
+    public subscript(key: String) -> JSONValue? {
         if case .object(let o) = self { return o[key] }
         return nil
     }
@@ -72,11 +73,32 @@ enum JSONValue: Sendable, Equatable, ExpressibleByStringLiteral, ExpressibleByIn
 
 extension NSNumber {
     /// Whether JSONSerialization made this number from `true` or `false`.
-    var isJSONBoolean: Bool {
+    public var isJSONBoolean: Bool {
         #if canImport(Darwin)
             return CFGetTypeID(self) == CFBooleanGetTypeID()
         #else
             return String(cString: objCType) == "c"
         #endif
     }
+}
+
+extension JSONValue {
+    /// Parses JSON text (nil when it is not JSON).
+    public init?(parsing text: String) {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else { return nil }
+        self.init(foundation: object)
+    }
+
+    public var string: String? { if case .string(let s) = self { s } else { nil } }
+    public var int: Int? { if case .int(let n) = self { n } else { nil } }
+    public var double: Double? {
+        switch self {
+        case .int(let n): Double(n)
+        case .double(let d): d
+        default: nil
+        }
+    }
+    public var bool: Bool? { if case .bool(let b) = self { b } else { nil } }
+    public var array: [JSONValue]? { if case .array(let a) = self { a } else { nil } }
+    public var object: [String: JSONValue]? { if case .object(let o) = self { o } else { nil } }
 }

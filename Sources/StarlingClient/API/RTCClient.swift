@@ -1,0 +1,135 @@
+public import StarlingAPI
+
+/// A Swift client of the participant signaling protocol on `/rtc` (docs/PROTOCOL.md): requests carry an id
+/// and are answered by a `response` or an `error`; everything else the server sends is an event, on `events`.
+/// Media goes through `ClientPeer` (publishing: its offer goes into `publish`; subscribing: its answer to
+/// each `subscriberOffer` goes into `subscriberAnswer`).
+public actor RTCClient {
+    public let socket: JSONSocket
+    /// Server events (`participantJoined`, `subscriberOffer`, ...), in order; finishes when the connection closes.
+    public nonisolated let events: AsyncStream<JSONValue>
+    private let eventSink: AsyncStream<JSONValue>.Continuation
+    private var pending: [Int: CheckedContinuation<JSONValue, any Error>] = [:]
+    private var nextID = 1
+    private var reader: Task<Void, Never>?
+
+    /// An `error` reply: its code (docs/PROTOCOL.md) and message.
+    public struct Failure: Error, Equatable, CustomStringConvertible {
+        public var code: String
+        public var message: String
+        public var description: String { "\(code): \(message)" }
+        public init(code: String, message: String) {
+            self.code = code
+            self.message = message
+        }
+    }
+
+    /// Connects to `ws://host:port/rtc`.
+    public static func connect(url: String) async throws -> RTCClient {
+        let client = RTCClient(socket: try await JSONSocket.connect(url: url))
+        await client.startReading()
+        return client
+    }
+
+    init(socket: JSONSocket) {
+        self.socket = socket
+        (events, eventSink) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingNewest(4096))
+    }
+
+    private func startReading() {
+        let socket = self.socket
+        reader = Task { [weak self] in
+            for await text in socket.incoming {
+                guard let self else { return }
+                await self.receive(text)
+            }
+            await self?.closed()
+        }
+    }
+
+    private func receive(_ text: String) {
+        guard let message = JSONValue(parsing: text) else { return }
+        let type = message["type"]?.string
+        if type == "response" || type == "error", let id = message["id"]?.int, let waiter = pending.removeValue(forKey: id) {
+            if type == "response" {
+                waiter.resume(returning: message["result"] ?? .object([:]))
+            } else {
+                waiter.resume(
+                    throwing: Failure(
+                        code: message["error"]?["code"]?.string ?? "unknown", message: message["error"]?["message"]?.string ?? ""))
+            }
+            return
+        }
+        eventSink.yield(message)
+    }
+
+    private func closed() {
+        for (_, waiter) in pending { waiter.resume(throwing: Failure(code: "closed", message: "the connection closed")) }
+        pending.removeAll()
+        eventSink.finish()
+    }
+
+    /// Sends a request of `type` with `fields`; returns its `result` or throws its error.
+    public func request(_ type: String, _ fields: [String: JSONValue] = [:]) async throws -> JSONValue {
+        let id = nextID
+        nextID += 1
+        var message = fields
+        message["type"] = .string(type)
+        message["id"] = .int(id)
+        let text = JSONValue.object(message).text
+        return try await withCheckedThrowingContinuation { continuation in
+            pending[id] = continuation
+            let socket = self.socket
+            Task {
+                do {
+                    try await socket.send(text)
+                } catch {
+                    self.fail(id, error)
+                }
+            }
+        }
+    }
+
+    private func fail(_ id: Int, _ error: any Error) {
+        pending.removeValue(forKey: id)?.resume(throwing: error)
+    }
+
+    /// `join {token}`; with `reconnect`, resumes the identity if it is still in the room.
+    public func join(token: String, reconnect: Bool = false) async throws -> JSONValue {
+        try await request("join", ["token": .string(token), "reconnect": .bool(reconnect)])
+    }
+
+    /// `publish {sdp, tracks}`: the publishing connection's offer and what each mid carries
+    /// (`source`: camera, microphone, screen, screen_audio). Returns the answer SDP and the tracks.
+    public func publish(offer: String, tracks: [(mid: String, source: String)]) async throws -> (answer: String, tracks: [JSONValue]) {
+        let result = try await request(
+            "publish",
+            [
+                "sdp": .string(offer),
+                "tracks": .array(tracks.map { ["mid": .string($0.mid), "source": .string($0.source)] }),
+            ])
+        return (result["sdp"]?.string ?? "", result["tracks"]?.array ?? [])
+    }
+
+    public func subscriberAnswer(sdp: String, revision: Int) async throws {
+        _ = try await request("subscriberAnswer", ["sdp": .string(sdp), "revision": .int(revision)])
+    }
+
+    public func mute(trackID: String, muted: Bool) async throws {
+        _ = try await request("mute", ["trackId": .string(trackID), "muted": .bool(muted)])
+    }
+
+    public func setSubscription(trackID: String, maxSpatialLayer: Int? = nil, maxTemporalLayer: Int? = nil, paused: Bool? = nil)
+        async throws
+    {
+        var fields: [String: JSONValue] = ["trackId": .string(trackID)]
+        if let maxSpatialLayer { fields["maxSpatialLayer"] = .int(maxSpatialLayer) }
+        if let maxTemporalLayer { fields["maxTemporalLayer"] = .int(maxTemporalLayer) }
+        if let paused { fields["paused"] = .bool(paused) }
+        _ = try await request("setSubscription", fields)
+    }
+
+    public func leave() async throws { _ = try await request("leave") }
+
+    public nonisolated func close() { socket.close() }
+}
