@@ -82,6 +82,11 @@ import Testing
                 #expect(Self.code(forgedReply) == "unauthenticated")
                 let expired = try Self.token(identity: "old", expiresIn: -3600)
                 #expect(Self.code(try await Self.request(#"{"type":"join","id":7,"token":"\#(expired)"}"#, outbound, &iterator, events: &events)) == "token_expired")
+                // A token for another room than the one asked for.
+                let elsewhere = try Self.token(room: "r2", identity: "ada")
+                let wrongRoom = try await Self.request(
+                    #"{"type":"join","id":71,"room":"r1","token":"\#(elsewhere)"}"#, outbound, &iterator, events: &events)
+                #expect(Self.code(wrongRoom) == "wrong_room" && wrongRoom["id"] as? Int == 71)
                 // A good join, then publishing: a bad SDP, one without a codec we forward, then a real offer.
                 let joined = try await Self.request(#"{"type":"join","id":8,"token":"\#(try Self.token(identity: "ada"))"}"#, outbound, &iterator, events: &events)
                 let participant = (joined["result"] as? [String: Any])?["participant"] as? [String: Any]
@@ -114,7 +119,12 @@ import Testing
                         if case .text(let t) = message, Self.object(t)["type"] as? String == "subscriberOffer" { offer = Self.object(t) }
                     }
                     #expect((offer?["sdp"] as? String)?.contains("a=sendonly") == true)
-                    _ = try await Self.request(#"{"type":"leave","id":"b2"}"#, outbound2, &iterator2, events: &events2)
+                    // leave is answered, then the server closes the connection.
+                    let left = try await Self.request(#"{"type":"leave","id":"b2"}"#, outbound2, &iterator2, events: &events2)
+                    #expect(left["type"] as? String == "response" && left["id"] as? String == "b2", "\(left)")
+                    let t0 = ContinuousClock.now
+                    while let message = try await iterator2.next() { Issue.record("after leave: \(message)") }
+                    #expect(ContinuousClock.now - t0 < .seconds(2), "the server closes at once after answering leave")
                 }
                 let ping = try await Self.request(#"{"type":"ping","id":12}"#, outbound, &iterator, events: &events)
                 #expect(ping["type"] as? String == "response")

@@ -9,8 +9,9 @@ import StarlingAPI
 /// and type, and each failure is a `SignalingError` whose message names the field.
 enum SignalingRequest: Equatable, Sendable {
     /// The first message of a connection: the participant's JWT (never in the URL, so never in logs).
-    /// `reconnect`: resume the participant of the same identity if it is still in the room.
-    case join(token: String, reconnect: Bool)
+    /// `reconnect`: resume the participant of the same identity if it is still in the room. `room`: the room
+    /// the client means to join; a token for another room is refused (`wrong_room`).
+    case join(token: String, reconnect: Bool, room: String? = nil)
     /// The publishing connection's offer (the client offers) and what its m-lines carry.
     case publish(sdp: String, tracks: [PublishedTrack])
     case unpublish(trackID: String)
@@ -133,7 +134,9 @@ enum SignalingCodec {
             let request: SignalingRequest
             switch type {
             case "join":
-                request = .join(token: try fields.string("token", maxBytes: 8192), reconnect: try fields.optionalBool("reconnect") ?? false)
+                request = .join(
+                    token: try fields.string("token", maxBytes: 8192), reconnect: try fields.optionalBool("reconnect") ?? false,
+                    room: try fields.optionalString("room", maxBytes: 128))
             case "publish":
                 let sdp = try fields.string("sdp", maxBytes: maxSDPBytes)
                 var tracks: [SignalingRequest.PublishedTrack] = []
@@ -207,6 +210,11 @@ enum SignalingCodec {
             guard !s.isEmpty else { throw .invalid(name, "must not be empty", id: id) }
             guard s.utf8.count <= maxBytes else { throw .invalid(name, "is longer than \(maxBytes) bytes", id: id) }
             return s
+        }
+
+        func optionalString(_ name: String, maxBytes: Int) throws(SignalingError) -> String? {
+            guard let value = object[name], !(value is NSNull) else { return nil }
+            return try string(name, maxBytes: maxBytes)
         }
 
         func bool(_ name: String) throws(SignalingError) -> Bool {

@@ -59,7 +59,11 @@ struct SignalingSession {
     /// Handles one text message.
     mutating func handle(_ text: String) async -> Outcome {
         guard bucket.take() else {
-            await send(SignalingCodec.error(SignalingError(code: .rateLimited, message: "more than \(settings.requestsPerSecond) requests per second")))
+            // The request is not run, but its id (when readable) goes back with the error.
+            let id = try? SignalingCodec.decode(text, maxBytes: settings.maxMessageBytes).get().id
+            await send(
+                SignalingCodec.error(
+                    SignalingError(code: .rateLimited, message: "more than \(settings.requestsPerSecond) requests per second", id: id)))
             return .goOn
         }
         let envelope: SignalingEnvelope
@@ -72,14 +76,26 @@ struct SignalingSession {
         }
         do {
             let (result, outcome) = try await perform(envelope.request)
+            if outcome == .leave {
+                // Answered first, then the participant goes and the connection closes.
+                eventsTask?.cancel()
+                eventsTask = nil
+                await send(SignalingCodec.response(id: envelope.id, result: result))
+                await end(reason: "left")
+                // Close while the session goes on reading: the client's close frame ends the inbound stream.
+                try? await outbound.close(.normalClosure, reason: "left")
+                return .goOn
+            }
             await send(SignalingCodec.response(id: envelope.id, result: result))
             if let stream = pendingEvents {
                 pendingEvents = nil
                 let outbound = self.outbound
                 eventsTask = Task {
                     for await text in stream { try? await outbound.write(.text(text)) }
-                    // The room ended this participant's events: it left, was removed, resumed on another
-                    // connection, or the room closed. The connection has nothing more to do.
+                    // The room ended this participant's events: it was removed, resumed on another connection,
+                    // or the room closed. The connection has nothing more to do. (Cancelled: the session ended
+                    // it and closes the connection itself; a close from a cancelled task can stop half-way.)
+                    guard !Task.isCancelled else { return }
                     try? await outbound.close(.normalClosure, reason: "done")
                 }
             }
@@ -97,7 +113,9 @@ struct SignalingSession {
     }
 
     private mutating func perform(_ request: SignalingRequest) async throws -> ([String: Any], Outcome) {
-        if case .join(let token, let reconnect) = request { return (try await join(token: token, reconnect: reconnect), .goOn) }
+        if case .join(let token, let reconnect, let room) = request {
+            return (try await join(token: token, reconnect: reconnect, room: room), .goOn)
+        }
         if case .ping = request { return (["time": Int(Date().timeIntervalSince1970 * 1000)], .goOn) }
         guard let (room, participantID, _) = joined else {
             throw SignalingError(code: .unauthenticated, message: "join first")
@@ -125,19 +143,18 @@ struct SignalingSession {
                 participantID, trackID: trackID, maxSpatialLayer: spatial, maxTemporalLayer: temporal, paused: paused)
             return ([:], .goOn)
         case .leave:
-            await end(reason: "left")
             return ([:], .leave)
         }
     }
 
-    private mutating func join(token: String, reconnect: Bool) async throws -> [String: Any] {
+    private mutating func join(token: String, reconnect: Bool, room expectedRoom: String?) async throws -> [String: Any] {
         guard joined == nil else { throw SignalingError(code: .invalidField, message: "already joined") }
         guard let verifier = settings.verifier else {
             throw SignalingError(code: .unauthenticated, message: "this server has no token secret configured (auth.jwtSecret)")
         }
         let claims: JSONWebToken.Claims
         do throws(JWTError) {
-            claims = try verifier.verify(token, now: Int64(Date().timeIntervalSince1970))
+            claims = try verifier.verify(token, now: Int64(Date().timeIntervalSince1970), expectedRoom: expectedRoom)
         } catch {
             switch error {
             case .expired, .notYetValid: throw SignalingError(code: .tokenExpired, message: error.description)
