@@ -216,16 +216,33 @@ class Participant:
 
     async def connect(self, url, token=None, timeout=10):
         """Opens the WebSocket; with a token, also joins."""
-        from websockets.asyncio.client import connect
-        self.ws = await asyncio.wait_for(connect(url, max_size=4 << 20, open_timeout=timeout), timeout)
-        self._tasks.append(asyncio.ensure_future(self._reader()))
+        await self._open(url, timeout)
         self._tasks.append(asyncio.ensure_future(self._answerer()))
         if token is not None:
             return await self.join(token)
 
-    async def _reader(self):
+    async def _open(self, url, timeout):
+        from websockets.asyncio.client import connect
+        self.url = url
+        self.ws = await asyncio.wait_for(connect(url, max_size=4 << 20, open_timeout=timeout), timeout)
+        self._closed = asyncio.Event()
+        self._tasks.append(asyncio.ensure_future(self._reader(self.ws, self._closed)))
+
+    def drop(self):
+        """Drops the WebSocket without a close handshake (as a lost network would); the peer connections stay."""
+        self.ws.transport.abort()
+
+    async def reconnect(self, token, timeout=10):
+        """A new WebSocket and `join {reconnect: true}`; keeps both peer connections. Returns the join result."""
+        if not self._closed.is_set():
+            self.drop()
+            await asyncio.wait_for(self._closed.wait(), timeout)
+        await self._open(self.url, timeout)
+        return await self.join(token, reconnect=True)
+
+    async def _reader(self, ws, closed):
         try:
-            async for text in self.ws:
+            async for text in ws:
                 if isinstance(text, bytes):
                     self._violation(f"binary message from the server ({len(text)} bytes)")
                     continue
@@ -252,11 +269,12 @@ class Participant:
         except Exception as e:  # connection closed with an error
             self.log(f"websocket ended: {type(e).__name__}: {e}")
         finally:
-            self._closed.set()
-            for future, _ in self.pending.values():
-                if not future.done():
-                    future.set_exception(ConnectionError("the WebSocket closed"))
-            self.pending.clear()
+            closed.set()
+            if ws is self.ws:
+                for future, _ in self.pending.values():
+                    if not future.done():
+                        future.set_exception(ConnectionError("the WebSocket closed"))
+                self.pending.clear()
 
     def _violation(self, text):
         self.log("SCHEMA/PROTOCOL VIOLATION: " + text)
@@ -332,7 +350,8 @@ class Participant:
         result = await self.request("join", token=token, **extra)
         self.join_result = result
         self.participant_id = result["participant"]["id"]
-        self.log(f"joined as {self.participant_id}; {len(result['participants'])} others, {len(result['tracks'])} tracks")
+        self.log(f"{'resumed' if result.get('resumed') else 'joined'} as {self.participant_id}; "
+                 f"{len(result['participants'])} others, {len(result['tracks'])} tracks")
         return result
 
     async def publish(self, video=True, audio=True, timeout=20):
