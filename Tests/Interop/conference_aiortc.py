@@ -147,8 +147,8 @@ class Checks:
 # Conference
 
 def remote_tracks(p, everyone):
-    """The tracks `p` should receive: every other participant's published tracks."""
-    return [t for q in everyone if q is not p for t in q.publish_result["tracks"]]
+    """The tracks `p` should receive: every other participant's camera and microphone (first publish)."""
+    return [t for q in everyone if q is not p for t in q.first_tracks]
 
 
 def media_complete(p, everyone):
@@ -194,6 +194,8 @@ async def conference(server, checks, people):
     started = time.monotonic()
     results = await asyncio.gather(*(p.publish() for p in people))
     publish_seconds = time.monotonic() - started
+    for p, result in zip(people, results):
+        p.first_tracks = result["tracks"]
     for p, result in zip(people, results):
         kinds = sorted((t["kind"], t["source"]) for t in result["tracks"])
         checks.check(f"publish {p.label}: video/camera + audio/microphone tracks",
@@ -245,7 +247,7 @@ async def conference(server, checks, people):
         checks.check(f"{p.label}: every subscriberOffer answered without error", not p.offer_errors,
                      f"revisions {p.offers_answered}" + (f"; errors {p.offer_errors}" if p.offer_errors else ""))
     if not ok:
-        return
+        return False
 
     # Mute and setSubscription round trips.
     a_audio = next(t for t in people[0].publish_result["tracks"] if t["kind"] == "audio")
@@ -260,6 +262,55 @@ async def conference(server, checks, people):
     b_video = next(t for t in people[1].publish_result["tracks"] if t["kind"] == "video")
     result = await people[0].request("setSubscription", trackId=b_video["id"], maxSpatialLayer=2, maxTemporalLayer=3, paused=False)
     checks.check("setSubscription on a received track answers {}", result == {})
+    if "mid" in people[0].publish_result["tracks"][0]:
+        await screen_share(checks, people)
+    else:
+        print("screen share step skipped: this server's publish result has no mids (no renegotiation)", flush=True)
+    return True
+
+
+async def screen_share(checks, people):
+    """alice renegotiates her publishing connection to add a screen track: the others get trackPublished, a new
+    m-line and decode it; then she unpublishes it: trackUnpublished, the m-line goes inactive."""
+    alice = people[0]
+    camera = {t["id"] for t in alice.publish_result["tracks"]}
+    result, transceiver = await alice.publish_more("screen")
+    screen = [t for t in result["tracks"] if t["id"] not in camera]
+    checks.check("screen share: a second publish on the same connection adds one screen track (all 3 listed with mids)",
+                 len(result["tracks"]) == 3 and len(screen) == 1 and screen[0]["source"] == "screen"
+                 and screen[0]["kind"] == "video" and screen[0].get("mid") == transceiver.mid, json.dumps(result["tracks"]))
+    if len(screen) != 1:
+        return
+    screen_id = screen[0]["id"]
+    for p in people[1:]:
+        try:
+            e = await p.next_event(["trackPublished"], timeout=10, predicate=lambda e: e["track"]["id"] == screen_id)
+            checks.check(f"screen share: trackPublished (source screen) reaches {p.label}", e["track"]["source"] == "screen")
+        except asyncio.TimeoutError:
+            checks.check(f"screen share: trackPublished reaches {p.label}", False, "no event within 10 s")
+    ok = await wait_until(lambda: all(p.received.get(screen_id) and p.received[screen_id].frames >= 30 for p in people[1:]), 20)
+    checks.check("screen share: bob and carol decode >= 30 frames of alice's screen", ok,
+                 ", ".join(f"{p.label} {p.received[screen_id].frames if screen_id in p.received else 0} frames "
+                           f"(first after {p.received[screen_id].time_to_first_frame if screen_id in p.received else None} s)"
+                           for p in people[1:]))
+    await alice.request("unpublish", trackId=screen_id)
+    await transceiver.sender.stop()
+    for p in people[1:]:
+        try:
+            await p.next_event(["trackUnpublished"], timeout=10, predicate=lambda e: e["trackId"] == screen_id)
+            got = True
+        except asyncio.TimeoutError:
+            got = False
+        mid = p.received[screen_id].mid if screen_id in p.received else None
+        try:
+            await p.wait_offer_applied(lambda: p.mlines.get(mid, {}).get("direction") == "inactive"
+                                       and p.transceiver_direction(mid) == "inactive", 10)
+            gone = True
+        except asyncio.TimeoutError:
+            gone = False
+        checks.check(f"screen share: unpublish -> {p.label} gets trackUnpublished and the m-line goes inactive",
+                     got and gone, f"event {got}, mid {mid}: offer {p.mlines.get(mid, {}).get('direction')}, "
+                                   f"transceiver {p.transceiver_direction(mid)}")
 
 
 async def leave_phase(people, checks):
@@ -344,9 +395,10 @@ async def reconnect_phase(server, checks, people):
     checks.check("reconnect: ownTracks lists bob's tracks with their mids", own == want, f"{own} (published {want})")
     others = sorted(t["id"] for t in result["tracks"])
     checks.check("reconnect: tracks lists the others' 4 tracks",
-                 others == sorted(t["id"] for q in (alice, carol) for t in q.publish_result["tracks"]), f"{others}")
+                 others == sorted(t["id"] for q in (alice, carol) for t in q.first_tracks), f"{others}")
     try:
-        offer = await bob.next_event(["subscriberOffer"], timeout=10)
+        offer = await bob.next_event(["subscriberOffer"], timeout=10,
+                                     predicate=lambda e: e["revision"] > last_offer["revision"])
         new_ufrag, old_ufrag = ice_ufrag(offer["sdp"]), ice_ufrag(last_offer["sdp"])
         checks.check("reconnect: a new subscriberOffer with new ICE credentials (ICE restart)",
                      offer["revision"] > last_offer["revision"] and new_ufrag != old_ufrag,
@@ -468,7 +520,7 @@ async def bad_input(server, checks, media_people):
                  f"{answered} answered, {limited} rate_limited")
 
     # The conference went on meanwhile.
-    videos = [(p, k) for p in media_people for k, r in p.received.items() if r.kind == "video" and not r.ended]
+    videos = [(p, t["id"]) for p in media_people for t in remote_tracks(p, media_people) if t["kind"] == "video"]
     before = [p.received[k].frames for p, k in videos]
     await asyncio.sleep(1.5)
     video_growth = [p.received[k].frames - b for (p, k), b in zip(videos, before)]
@@ -484,14 +536,15 @@ async def bad_input(server, checks, media_people):
 # ------------------------------------------------------------------------------------------------------------
 
 async def run(server, checks, people):
-    await conference(server, checks, people)
-    if all(media_complete(p, people) for p in people):
+    if await conference(server, checks, people):
         await bad_input(server, checks, people)
         if "resumed" in people[1].join_result:
             await reconnect_phase(server, checks, people)
         else:
             print("reconnect phase skipped: this server's join result has no 'resumed'", flush=True)
         await leave_phase(people, checks)
+    else:
+        checks.check("media complete: the later steps ran", False, "skipped: not every remote track was received in time")
 
 
 async def run_bounded(server, checks):
@@ -506,6 +559,12 @@ async def run_bounded(server, checks):
     for p in people:
         checks.check(f"{p.label}: all traffic matched the schemas ({len(p.history)} received, {len(p.sent)} sent)",
                      not p.violations, "; ".join(p.violations[:2]))
+    counts = {}
+    for p in people:
+        for m in p.history:
+            counts[m.get("type")] = counts.get(m.get("type"), 0) + 1
+    print("server messages received by the three participants, all schema-checked: "
+          + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())), flush=True)
     print("frames decoded per received track:", flush=True)
     for p in people:
         for k, r in sorted(p.received.items()):

@@ -191,6 +191,8 @@ class Participant:
         self.log = log or (lambda text: print(f"[{label}] {text}", flush=True))
         self.validate = validate
         self.ws = None
+        self.url = None
+        self.leave_unanswered = False
         self.ids = itertools.count(1)
         self.pending = {}           # id -> (future, request type)
         self.events = asyncio.Queue()   # events and id-less errors, in arrival order
@@ -381,6 +383,23 @@ class Participant:
         self.publish_answer_mlines = parse_mlines(result["sdp"])
         self.log("published " + ", ".join(f"{t['kind']} {t['id']} ({t['source']})" for t in result["tracks"]))
         return result
+
+    async def publish_more(self, source="screen", name=None, timeout=20):
+        """Renegotiates the publishing connection: adds a sendonly VP8 m-line (a second moving pattern, e.g. a
+        screen share) and sends the new offer in `publish` listing only the new mid. Returns (result, new mid)."""
+        from aiortc import RTCRtpSender, RTCSessionDescription
+        t = self.pub.addTransceiver(moving_pattern_track(), direction="sendonly")
+        caps = RTCRtpSender.getCapabilities("video").codecs
+        t.setCodecPreferences([c for c in caps if c.mimeType.lower() in ("video/vp8", "video/rtx")])
+        await asyncio.wait_for(self.pub.setLocalDescription(await self.pub.createOffer()), timeout)
+        result = await self.request("publish", timeout=timeout, sdp=self.pub.localDescription.sdp,
+                                    tracks=[{"mid": t.mid, "source": source, "name": name or f"{self.label} {source}"}])
+        await asyncio.wait_for(self.pub.setRemoteDescription(RTCSessionDescription(sdp=result["sdp"], type="answer")),
+                               timeout)
+        self.publish_result = result
+        self.log(f"renegotiated: now publishing " + ", ".join(f"{x['kind']} {x['id']} ({x['source']}, mid {x.get('mid')})"
+                                                            for x in result["tracks"]))
+        return result, t
 
     async def leave(self, timeout=5):
         """Sends `leave`; the server answers and then closes the WebSocket. Returns the result, or None when the
