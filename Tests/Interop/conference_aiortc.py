@@ -231,7 +231,9 @@ async def conference(server, checks, people):
         for t in expected:
             r = p.received.get(t["id"])
             figures.append(f"{t['kind']} {t['id']} from {t['participantId']}: "
-                           + ("nothing" if r is None else f"{r.frames} frames, first after {r.time_to_first_frame and round(r.time_to_first_frame, 3)} s"))
+                           + ("nothing" if r is None or r.first_frame_at is None else
+                          f"{r.frames} frames, first {r.first_frame_at - started:.3f} s after the publishes started "
+                          f"({r.time_to_first_frame:.3f} s after its track event)"))
         print(f"  {p.label} ({p.participant_id}) received: " + "; ".join(figures), flush=True)
         for t in expected:
             r = p.received.get(t["id"])
@@ -274,6 +276,7 @@ async def screen_share(checks, people):
     m-line and decode it; then she unpublishes it: trackUnpublished, the m-line goes inactive."""
     alice = people[0]
     camera = {t["id"] for t in alice.publish_result["tracks"]}
+    shared = time.monotonic()
     result, transceiver = await alice.publish_more("screen")
     screen = [t for t in result["tracks"] if t["id"] not in camera]
     checks.check("screen share: a second publish on the same connection adds one screen track (all 3 listed with mids)",
@@ -291,7 +294,8 @@ async def screen_share(checks, people):
     ok = await wait_until(lambda: all(p.received.get(screen_id) and p.received[screen_id].frames >= 30 for p in people[1:]), 20)
     checks.check("screen share: bob and carol decode >= 30 frames of alice's screen", ok,
                  ", ".join(f"{p.label} {p.received[screen_id].frames if screen_id in p.received else 0} frames "
-                           f"(first after {p.received[screen_id].time_to_first_frame if screen_id in p.received else None} s)"
+                           f"(first {p.received[screen_id].first_frame_at - shared:.3f} s after the publish started)"
+                           if screen_id in p.received and p.received[screen_id].first_frame_at else f"{p.label}: none"
                            for p in people[1:]))
     await alice.request("unpublish", trackId=screen_id)
     await transceiver.sender.stop()
@@ -585,7 +589,11 @@ def run_inner(binary):
         server.stop()
     if checks.failed:
         print("--- starling log (tail) ---\n" + server.tail())
-    print(f"elapsed {time.monotonic() - started:.1f} s; server log {server.log.name}")
+    if checks.failed:
+        print(f"elapsed {time.monotonic() - started:.1f} s; server log kept: {server.log.name}")
+    else:
+        print(f"elapsed {time.monotonic() - started:.1f} s")
+        os.unlink(server.log.name)
     total = len(checks.results)
     print(f"{total - checks.failed} passed, {checks.failed} failed")
     return 1 if checks.failed else 0
