@@ -50,6 +50,8 @@ interop: test-deps unit-tests
 	$(SWIFT) build --product starling
 	python3 Tests/Interop/sdp_accept.py --no-build
 	python3 Tests/Interop/echo_interop.py --binary .build/debug/starling
+	python3 Tests/Interop/protocol_examples.py
+	python3 Tests/Interop/conference_aiortc.py --binary .build/debug/starling
 	python3 Tests/Interop/conference_chromium.py --binary .build/debug/starling
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
