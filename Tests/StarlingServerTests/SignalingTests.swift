@@ -134,4 +134,52 @@ import Testing
         }
         for loop in media.loops { await loop.stop() }
     }
+
+    /// The grants and the room limit over the socket: publishing without the publish grant is `forbidden`; a
+    /// join past `rooms.maxParticipants` is `room_full`; both connections stay up.
+    @Test func grantsAndRoomLimit() async throws {
+        var configuration = StarlingConfiguration()
+        configuration.http.port = 0
+        configuration.media.udpPort = 0
+        configuration.media.eventLoops = 1
+        configuration.auth.jwtSecret = Self.secret
+        configuration.rooms.maxParticipants = 1
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        let app = buildApplication(configuration: configuration, logger: Logger(label: "test"), media: media)
+        let now = Int64(Date().timeIntervalSince1970)
+        let viewer = try JSONWebToken.sign(
+            claims: .init(
+                room: "limits", identity: "viewer", name: nil, grants: .init(publish: false, subscribe: true), expiresAt: now + 60),
+            secret: Array(Self.secret.utf8))
+        let offer = ClientPeer(
+            tracks: [ClientPeer.Track(kind: .video, mid: "0", ssrcs: [99], payloadType: 96, direction: .send)],
+            certificate: try DTLSCertificate(generatingWithCommonName: "c")
+        ).makeOffer()
+        _ = try await app.test(.live) { client in
+            try await client.ws("/rtc") { inbound, outbound, _ in
+                var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                var events: [[String: Any]] = []
+                let joined = try await Self.request(#"{"type":"join","id":1,"token":"\#(viewer)"}"#, outbound, &iterator, events: &events)
+                #expect(joined["type"] as? String == "response")
+                let publish = String(
+                    data: try JSONSerialization.data(withJSONObject: ["type": "publish", "id": 2, "sdp": offer, "tracks": []]),
+                    encoding: .utf8)!
+                #expect(Self.code(try await Self.request(publish, outbound, &iterator, events: &events)) == "forbidden")
+                try await client.ws("/rtc") { inbound2, outbound2, _ in
+                    var iterator2 = inbound2.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    var events2: [[String: Any]] = []
+                    let full = try await Self.request(
+                        #"{"type":"join","id":1,"token":"\#(try Self.token(room: "limits", identity: "late"))"}"#, outbound2, &iterator2,
+                        events: &events2)
+                    #expect(Self.code(full) == "room_full", "\(full)")
+                    let pong = try await Self.request(#"{"type":"ping","id":2}"#, outbound2, &iterator2, events: &events2)
+                    #expect(pong["type"] as? String == "response")
+                }
+                let pong = try await Self.request(#"{"type":"ping","id":3}"#, outbound, &iterator, events: &events)
+                #expect(pong["type"] as? String == "response")
+            }
+        }
+        for loop in media.loops { await loop.stop() }
+    }
 }
