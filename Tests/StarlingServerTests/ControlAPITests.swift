@@ -67,6 +67,7 @@ import Testing
             let rooms = Self.result(try await Self.call(client, "listRooms").1)["rooms"] as? [[String: Any]]
             #expect(rooms?.map { $0["name"] as? String } == ["alpha"])
             #expect(rooms?.first?["maxParticipants"] as? Int == 3, "createRoom on an existing room changes its options")
+            #expect(rooms?.first?["emptyTimeoutSeconds"] as? Double == 60, "and keeps those not given")
             let got = Self.result(try await Self.call(client, "getRoom", #"{"room":"alpha"}"#).1)["room"] as? [String: Any]
             #expect((got?["participants"] as? [Any])?.isEmpty == true && (got?["tracks"] as? [Any])?.isEmpty == true)
 
@@ -105,6 +106,8 @@ import Testing
                 ("createRoom", #"{"room":"b","maxParticipants":"two"}"#, 400, "invalid_params"),
                 ("createRoom", #"{"room":"b","emptyTimeoutSeconds":0}"#, 400, "invalid_params"),
                 ("getRoom", #"{"room":"nope"}"#, 404, "not_found"),
+                ("createRoom", #"{"room":"echo-1"}"#, 400, "invalid_params"),
+                ("closeRoom", #"{"room":"echo-1"}"#, 400, "invalid_params"),
                 ("getRoom", #"{"room":7}"#, 400, "invalid_params"),
                 ("listParticipants", "{}", 400, "invalid_params"),
                 ("removeParticipant", #"{"room":"alpha"}"#, 400, "invalid_params"),

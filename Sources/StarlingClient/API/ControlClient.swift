@@ -4,12 +4,10 @@ public import StarlingAPI
 /// A Swift client of the control API on `/control` (JSON-RPC 2.0, docs/API.md), authenticated with the API
 /// key at the upgrade. `subscribe` turns on room events, delivered on `events` (their `params`).
 public actor ControlClient {
-    public let socket: JSONSocket
-    public nonisolated let events: AsyncStream<JSONValue>
-    private let eventSink: AsyncStream<JSONValue>.Continuation
-    private var pending: [Int: CheckedContinuation<JSONValue, any Error>] = [:]
-    private var nextID = 1
-    private var reader: Task<Void, Never>?
+    private let link: RequestLink
+    public nonisolated var socket: JSONSocket { link.socket }
+    /// Room events (the notifications' `params`) once `subscribe` was called.
+    public nonisolated var events: AsyncStream<JSONValue> { link.events }
 
     /// A JSON-RPC error: its number, our code (`data.code`) and message.
     public struct Failure: Error, Equatable, CustomStringConvertible {
@@ -23,70 +21,30 @@ public actor ControlClient {
     public static func connect(url: String, apiKey: String) async throws -> ControlClient {
         var headers = HTTPFields()
         headers[.authorization] = "Bearer \(apiKey)"
-        let client = ControlClient(socket: try await JSONSocket.connect(url: url, headers: headers))
-        await client.startReading()
-        return client
-    }
-
-    init(socket: JSONSocket) {
-        self.socket = socket
-        (events, eventSink) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingNewest(4096))
-    }
-
-    private func startReading() {
-        let socket = self.socket
-        reader = Task { [weak self] in
-            for await text in socket.incoming {
-                guard let self else { return }
-                await self.receive(text)
-            }
-            await self?.closed()
+        let link = RequestLink(
+            socket: try await JSONSocket.connect(url: url, headers: headers),
+            closedError: Failure(number: 0, code: "closed", message: "the connection closed"))
+        await link.start { message in
+            if message["method"]?.string == "event" { return .event(message["params"] ?? .null) }
+            guard let id = message["id"]?.int else { return .ignore }
+            guard let error = message["error"] else { return .reply(id: id, .success(message["result"] ?? .null)) }
+            return .reply(
+                id: id,
+                .failure(
+                    Failure(
+                        number: error["code"]?.int ?? 0, code: error["data"]?["code"]?.string ?? "unknown",
+                        message: error["message"]?.string ?? "")))
         }
+        return ControlClient(link: link)
     }
 
-    private func receive(_ text: String) {
-        guard let message = JSONValue(parsing: text) else { return }
-        if message["method"]?.string == "event" {
-            eventSink.yield(message["params"] ?? .null)
-            return
-        }
-        guard let id = message["id"]?.int, let waiter = pending.removeValue(forKey: id) else { return }
-        if let error = message["error"] {
-            waiter.resume(
-                throwing: Failure(
-                    number: error["code"]?.int ?? 0, code: error["data"]?["code"]?.string ?? "unknown",
-                    message: error["message"]?.string ?? ""))
-        } else {
-            waiter.resume(returning: message["result"] ?? .null)
-        }
-    }
-
-    private func closed() {
-        for (_, waiter) in pending { waiter.resume(throwing: Failure(number: 0, code: "closed", message: "the connection closed")) }
-        pending.removeAll()
-        eventSink.finish()
-    }
+    init(link: RequestLink) { self.link = link }
 
     /// Calls `method` with `params`; returns its result or throws its error.
     public func call(_ method: String, _ params: [String: JSONValue] = [:]) async throws -> JSONValue {
-        let id = nextID
-        nextID += 1
-        let text = JSONValue.object(["jsonrpc": "2.0", "id": .int(id), "method": .string(method), "params": .object(params)]).text
-        return try await withCheckedThrowingContinuation { continuation in
-            pending[id] = continuation
-            let socket = self.socket
-            Task {
-                do {
-                    try await socket.send(text)
-                } catch {
-                    self.fail(id, error)
-                }
-            }
+        try await link.request { id in
+            ["jsonrpc": "2.0", "id": .int(id), "method": .string(method), "params": .object(params)]
         }
-    }
-
-    private func fail(_ id: Int, _ error: any Error) {
-        pending.removeValue(forKey: id)?.resume(throwing: error)
     }
 
     public func createRoom(_ room: String, maxParticipants: Int? = nil, emptyTimeoutSeconds: Double? = nil) async throws -> JSONValue {

@@ -5,13 +5,10 @@ public import StarlingAPI
 /// Media goes through `ClientPeer` (publishing: its offer goes into `publish`; subscribing: its answer to
 /// each `subscriberOffer` goes into `subscriberAnswer`).
 public actor RTCClient {
-    public let socket: JSONSocket
+    private let link: RequestLink
+    public nonisolated var socket: JSONSocket { link.socket }
     /// Server events (`participantJoined`, `subscriberOffer`, ...), in order; finishes when the connection closes.
-    public nonisolated let events: AsyncStream<JSONValue>
-    private let eventSink: AsyncStream<JSONValue>.Continuation
-    private var pending: [Int: CheckedContinuation<JSONValue, any Error>] = [:]
-    private var nextID = 1
-    private var reader: Task<Void, Never>?
+    public nonisolated var events: AsyncStream<JSONValue> { link.events }
 
     /// An `error` reply: its code (docs/PROTOCOL.md) and message.
     public struct Failure: Error, Equatable, CustomStringConvertible {
@@ -26,72 +23,30 @@ public actor RTCClient {
 
     /// Connects to `ws://host:port/rtc`.
     public static func connect(url: String) async throws -> RTCClient {
-        let client = RTCClient(socket: try await JSONSocket.connect(url: url))
-        await client.startReading()
-        return client
-    }
-
-    init(socket: JSONSocket) {
-        self.socket = socket
-        (events, eventSink) = AsyncStream<JSONValue>.makeStream(bufferingPolicy: .bufferingNewest(4096))
-    }
-
-    private func startReading() {
-        let socket = self.socket
-        reader = Task { [weak self] in
-            for await text in socket.incoming {
-                guard let self else { return }
-                await self.receive(text)
-            }
-            await self?.closed()
+        let link = RequestLink(
+            socket: try await JSONSocket.connect(url: url), closedError: Failure(code: "closed", message: "the connection closed"))
+        await link.start { message in
+            let type = message["type"]?.string
+            guard type == "response" || type == "error", let id = message["id"]?.int else { return .event(message) }
+            if type == "response" { return .reply(id: id, .success(message["result"] ?? .object([:]))) }
+            return .reply(
+                id: id,
+                .failure(
+                    Failure(code: message["error"]?["code"]?.string ?? "unknown", message: message["error"]?["message"]?.string ?? "")))
         }
+        return RTCClient(link: link)
     }
 
-    private func receive(_ text: String) {
-        guard let message = JSONValue(parsing: text) else { return }
-        let type = message["type"]?.string
-        if type == "response" || type == "error", let id = message["id"]?.int, let waiter = pending.removeValue(forKey: id) {
-            if type == "response" {
-                waiter.resume(returning: message["result"] ?? .object([:]))
-            } else {
-                waiter.resume(
-                    throwing: Failure(
-                        code: message["error"]?["code"]?.string ?? "unknown", message: message["error"]?["message"]?.string ?? ""))
-            }
-            return
-        }
-        eventSink.yield(message)
-    }
-
-    private func closed() {
-        for (_, waiter) in pending { waiter.resume(throwing: Failure(code: "closed", message: "the connection closed")) }
-        pending.removeAll()
-        eventSink.finish()
-    }
+    init(link: RequestLink) { self.link = link }
 
     /// Sends a request of `type` with `fields`; returns its `result` or throws its error.
     public func request(_ type: String, _ fields: [String: JSONValue] = [:]) async throws -> JSONValue {
-        let id = nextID
-        nextID += 1
-        var message = fields
-        message["type"] = .string(type)
-        message["id"] = .int(id)
-        let text = JSONValue.object(message).text
-        return try await withCheckedThrowingContinuation { continuation in
-            pending[id] = continuation
-            let socket = self.socket
-            Task {
-                do {
-                    try await socket.send(text)
-                } catch {
-                    self.fail(id, error)
-                }
-            }
+        try await link.request { id in
+            var message = fields
+            message["type"] = .string(type)
+            message["id"] = .int(id)
+            return .object(message)
         }
-    }
-
-    private func fail(_ id: Int, _ error: any Error) {
-        pending.removeValue(forKey: id)?.resume(throwing: error)
     }
 
     /// `join {token}`; with `reconnect`, resumes the identity if it is still in the room.

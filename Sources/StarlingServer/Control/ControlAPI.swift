@@ -43,7 +43,8 @@ struct ControlAPI: Sendable {
             switch method {
             case "createRoom":
                 let name = try p.roomName("room")
-                var options = media.roomDefaults
+                // Options left out keep their value (the room's own, or the defaults for a new room).
+                var options = await media.existingRoom(name)?.options ?? media.roomDefaults
                 if let n = try p.optionalInt("maxParticipants", in: 0...100_000) { options.maxParticipants = n }
                 if let s = try p.optionalDouble("emptyTimeoutSeconds", in: 1...86_400) {
                     options.emptyTimeout = .milliseconds(Int64(s * 1000))
@@ -52,7 +53,7 @@ struct ControlAPI: Sendable {
                 return ["room": await room.info(detailed: false), "created": .bool(created)]
             case "listRooms":
                 var rooms: [JSONValue] = []
-                for name in media.roomIDs.sorted() where !name.hasPrefix("echo-") {
+                for name in media.roomIDs.sorted() where !MediaService.isReserved(roomName: name) {
                     if let room = media.existingRoom(name) { rooms.append(await room.info(detailed: false)) }
                 }
                 return ["rooms": .array(rooms)]
@@ -103,7 +104,7 @@ struct ControlAPI: Sendable {
 
     private func room(_ p: ControlParams) throws(ControlError) -> Room {
         let name = try p.roomName("room")
-        guard let room = media.existingRoom(name), !name.hasPrefix("echo-") else {
+        guard let room = media.existingRoom(name) else {
             throw ControlError(.notFound, "no room \(name)")
         }
         return room
@@ -229,6 +230,9 @@ struct ControlParams {
         let s = try string(name, maxBytes: 128)
         guard !s.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ControlError(.invalidParams, "'\(name)' must not contain control characters")
+        }
+        guard !MediaService.isReserved(roomName: s) else {
+            throw ControlError(.invalidParams, "room names starting with '\(MediaService.echoPrefix)' are reserved")
         }
         return s
     }

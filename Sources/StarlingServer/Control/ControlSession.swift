@@ -55,7 +55,9 @@ struct ControlSession {
     /// One text message; the reply, if any.
     mutating func handle(_ text: String) async -> String? {
         guard bucket.take() else {
-            return Self.failure(nil, ControlError(.rateLimited, "more than \(Self.rateLimit) messages per second"))
+            // Not run; its id goes back when it can be read.
+            let id = text.utf8.count <= api.maxMessageBytes ? JSONValue(parsing: text)?["id"] : nil
+            return Self.failure(id, ControlError(.rateLimited, "more than \(Self.rateLimit) messages per second"))
         }
         guard text.utf8.count <= api.maxMessageBytes else {
             return Self.failure(nil, ControlError(.tooLarge, "the message is \(text.utf8.count) bytes, the limit is \(api.maxMessageBytes)"))
@@ -111,7 +113,10 @@ struct ControlSession {
     private mutating func perform(_ method: String, params: JSONValue) async throws(ControlError) -> JSONValue {
         if method == "authenticate" {
             let key = try ControlParams(params).string("apiKey", maxBytes: 1024)
-            guard api.authorizes(key) else { throw api.unauthorized }
+            guard api.authorizes(key) else {
+                authenticated = false
+                throw api.unauthorized
+            }
             authenticated = true
             return ["authenticated": true]
         }

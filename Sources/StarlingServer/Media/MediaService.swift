@@ -126,6 +126,10 @@ public final class MediaService: Service, Sendable {
 
     func existingRoom(_ id: String) -> Room? { rooms.withLockedValue { $0[id] } }
 
+    /// Echo sessions are rooms named with this prefix; participants and the control API cannot use such names.
+    static let echoPrefix = "echo-"
+    static func isReserved(roomName: String) -> Bool { roomName.hasPrefix(echoPrefix) }
+
     var roomIDs: [String] { rooms.withLockedValue { Array($0.keys) } }
 
     /// Closes the room `id` and every transport in it; false when there is none.
@@ -140,7 +144,7 @@ public final class MediaService: Service, Sendable {
     /// each sendrecv m-line, what it sends there, through the router (rewritten under our SSRC, NACK/RTX,
     /// keyframe requests, reports, bandwidth estimation). Returns the session (room) id and the answer.
     func createEchoSession(offer: String) async throws -> (id: String, answer: String) {
-        let id = "echo-\(UInt64.random(in: 1...UInt64.max))"
+        let id = "\(Self.echoPrefix)\(UInt64.random(in: 1...UInt64.max))"
         let room = Room(id: id, loop: pickLoop().loop, logger: logger)
         rooms.withLockedValue { $0[id] = room }
         await start(room)
@@ -161,7 +165,7 @@ public final class MediaService: Service, Sendable {
 
     /// Ends an echo session (DELETE /v1/echo/{id}); false when unknown.
     func endEchoSession(id: String) async -> Bool {
-        guard id.hasPrefix("echo-") else { return false }
+        guard Self.isReserved(roomName: id) else { return false }
         return await closeRoom(id)
     }
 }

@@ -62,7 +62,11 @@ extension Room {
             for consumer in router.consumers(on: subscriber) { loss = max(loss, consumer.remote.lossRatio) }
             rtt = router.roundTripTime(of: subscriber) ?? .zero
         }
-        guard connected else { return participant.publisher == nil && participant.subscriber == nil ? .excellent : .poor }
+        // Not connected: poor once a connection had 10 s to come up; until then, no news.
+        guard connected else {
+            let waiting = [participant.publisher, participant.subscriber].compactMap { $0.flatMap { transports[$0] } }
+            return waiting.contains { now - $0.createdAt > .seconds(10) } ? .poor : participant.quality
+        }
         if loss < 0.02 && rtt < .milliseconds(300) { return .excellent }
         if loss < 0.1 && rtt < .milliseconds(600) { return .good }
         return .poor

@@ -39,15 +39,7 @@ extension Room {
         guard var state = offered[tid], let peer = transports[tid] else {
             throw RoomError.notFound("the connection to renegotiate has ended; publish on a new one")
         }
-        let offer: SessionDescription
-        do {
-            offer = try SessionDescription(parsing: text)
-        } catch {
-            throw RoomError.badOffer("the SDP offer does not parse: \(error)")
-        }
-        guard let fingerprint = certificate.fingerprint(hashFunction: "sha-256") else {
-            throw RoomError.rejected("no certificate fingerprint")
-        }
+        let (offer, fingerprint) = try Self.parse(offer: text, certificate: certificate)
         guard let first = offer.media.first(where: { !$0.isRejected }), let credentials = offer.iceCredentials(for: first)
         else { throw RoomError.badOffer("the offer has no m-line with a=ice-ufrag/a=ice-pwd") }
         guard Set(offer.fingerprints(for: first)) == Set(state.fingerprints) else {

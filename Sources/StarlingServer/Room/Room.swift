@@ -126,15 +126,7 @@ actor Room {
         candidateAddresses: [String]
     ) async throws -> Connection {
         guard !isClosed else { throw RoomError.closed }
-        let offer: SessionDescription
-        do {
-            offer = try SessionDescription(parsing: text)
-        } catch {
-            throw RoomError.badOffer("the SDP offer does not parse: \(error)")
-        }
-        guard let fingerprint = certificate.fingerprint(hashFunction: "sha-256") else {
-            throw RoomError.rejected("no certificate fingerprint")
-        }
+        let (offer, fingerprint) = try Self.parse(offer: text, certificate: certificate)
         for source in sources.values where router.producer(source.producer) == nil {
             throw RoomError.rejected("unknown \(source.producer)")
         }
@@ -192,6 +184,20 @@ actor Room {
                 "consumers": "\(connection.consumers.map(\.mid))", "port": "\(socket.port)",
             ])
         return connection
+    }
+
+    /// The client's offer, parsed, and our certificate's SHA-256 fingerprint for the answer.
+    static func parse(offer text: String, certificate: DTLSCertificate) throws -> (SessionDescription, SDP.Fingerprint) {
+        let offer: SessionDescription
+        do {
+            offer = try SessionDescription(parsing: text)
+        } catch {
+            throw RoomError.badOffer("the SDP offer does not parse: \(error)")
+        }
+        guard let fingerprint = certificate.fingerprint(hashFunction: "sha-256") else {
+            throw RoomError.rejected("no certificate fingerprint")
+        }
+        return (offer, fingerprint)
     }
 
     /// A socket for a new transport from the loop (the shared one, or its own in port-range mode); refused,

@@ -162,6 +162,9 @@ struct SignalingSession {
             default: throw SignalingError(code: .unauthenticated, message: error.description)
             }
         }
+        guard !MediaService.isReserved(roomName: claims.room) else {
+            throw SignalingError(code: .invalidField, message: "room names starting with '\(MediaService.echoPrefix)' are reserved")
+        }
         let room = await settings.media.room(claims.room)
         let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1024))
         let identity = ParticipantIdentity(
