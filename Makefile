@@ -51,6 +51,7 @@ interop: test-deps unit-tests
 	python3 Tests/Interop/sdp_accept.py --no-build
 	python3 Tests/Interop/echo_interop.py --binary .build/debug/starling
 	python3 Tests/Interop/protocol_examples.py
+	python3 Tests/Interop/control_api.py --binary .build/debug/starling
 	python3 Tests/Interop/conference_aiortc.py --binary .build/debug/starling
 	python3 Tests/Interop/conference_chromium.py --binary .build/debug/starling
 
