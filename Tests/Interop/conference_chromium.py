@@ -66,7 +66,10 @@ def free_port():
 
 
 class Starling:
-    def __init__(self, binary):
+    """`starling serve` on a free port of 127.0.0.1 with development tokens on and this repository's web root;
+    `extra_env` adds or overrides environment settings (e.g. STARLING_CONTROL_API_KEY)."""
+
+    def __init__(self, binary, extra_env=None, log_prefix="starling-conference-"):
         self.port = free_port()
         env = dict(os.environ)
         env.update({
@@ -75,7 +78,8 @@ class Starling:
             "STARLING_HTTP_WEB_ROOT": os.path.join(ROOT, "Web"),
             "STARLING_AUTH_DEV_TOKENS": "true",
         })
-        self.log = tempfile.NamedTemporaryFile(prefix="starling-conference-", suffix=".log", delete=False)
+        env.update(extra_env or {})
+        self.log = tempfile.NamedTemporaryFile(prefix=log_prefix, suffix=".log", delete=False)
         self.proc = subprocess.Popen([binary, "serve", "--config", os.path.join(ROOT, "config/starling.yaml")],
                                      env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
         deadline = time.time() + 20
