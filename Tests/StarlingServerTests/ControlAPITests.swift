@@ -262,4 +262,35 @@ import Testing
         }
         for loop in media.loops { await loop.stop() }
     }
+
+    /// `GET /dev/token`: only with `auth.devTokens`; form-encoded names (`+` is a space) as the web app sends them.
+    @Test func developmentTokens() async throws {
+        var configuration = StarlingConfiguration()
+        configuration.http.port = 0
+        configuration.media.udpPort = 0
+        configuration.media.eventLoops = 1
+        configuration.auth.jwtSecret = SignalingTests.secret
+        for devTokens in [true, false] {
+            configuration.auth.devTokens = devTokens
+            let media = try await MediaService.start(
+                configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+            let app = buildApplication(configuration: configuration, logger: Logger(label: "test"), media: media)
+            try await app.test(.router) { client in
+                let ok = try await client.execute(uri: "/dev/token?room=r1&identity=jd&name=Jane+Doe%2B1", method: .get) {
+                    ($0.status.code, SignalingTests.object(String(buffer: $0.body))["token"] as? String)
+                }
+                guard devTokens else {
+                    #expect(ok.0 == 404, "no development tokens unless configured")
+                    return
+                }
+                let claims = try JSONWebToken.Verifier(secret: Array(SignalingTests.secret.utf8))
+                    .verify(try #require(ok.1), now: Int64(Date().timeIntervalSince1970))
+                #expect(claims.room == "r1" && claims.identity == "jd" && claims.name == "Jane Doe+1")
+                for bad in ["/dev/token?room=r1", "/dev/token?identity=x", "/dev/token?room=echo-1&identity=x"] {
+                    #expect(try await client.execute(uri: bad, method: .get) { $0.status.code } == 400, "\(bad)")
+                }
+            }
+            for loop in media.loops { await loop.stop() }
+        }
+    }
 }

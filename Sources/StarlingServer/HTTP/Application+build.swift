@@ -132,6 +132,19 @@ func addControlRoutes(to router: Router<BasicRequestContext>, api: ControlAPI) {
     }
 }
 
+/// A query string's fields as an HTML form encodes them (`application/x-www-form-urlencoded`: `+` is a space,
+/// then percent-decoding), which is what `URLSearchParams` in the web app writes. The first value of a name wins.
+func formFields(_ query: String) -> [String: String] {
+    var fields: [String: String] = [:]
+    for pair in query.split(separator: "&") {
+        let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+        func decode(_ s: Substring) -> String? { s.replacingOccurrences(of: "+", with: " ").removingPercentEncoding }
+        guard let name = parts.first.flatMap(decode), fields[name] == nil else { continue }
+        fields[name] = parts.count > 1 ? decode(parts[1]) : ""
+    }
+    return fields
+}
+
 func textResponse(_ status: HTTPResponse.Status, _ text: String) -> Response {
     var headers = HTTPFields()
     headers[.contentType] = "text/plain; charset=utf-8"
@@ -151,13 +164,16 @@ func signingSecret(configuration: StarlingConfiguration) -> [UInt8]? {
 /// on a development machine (`auth.devTokens`, off by default).
 func addDevTokenRoute(to router: Router<BasicRequestContext>, secret: [UInt8]) {
     router.get("dev/token") { request, _ -> Response in
-        let query = request.uri.queryParameters
-        guard let room = query["room"].map(String.init), !room.isEmpty, room.utf8.count <= 128,
-            let identity = query["identity"].map(String.init), !identity.isEmpty, identity.utf8.count <= 128
+        let query = formFields(request.uri.query ?? "")
+        guard let room = query["room"], !room.isEmpty, room.utf8.count <= 128,
+            let identity = query["identity"], !identity.isEmpty, identity.utf8.count <= 128
         else { return textResponse(.badRequest, "room and identity are required (at most 128 bytes each)\n") }
+        guard !MediaService.isReserved(roomName: room) else {
+            return textResponse(.badRequest, "room names starting with '\(MediaService.echoPrefix)' are reserved\n")
+        }
         let now = Int64(Date().timeIntervalSince1970)
         let claims = JSONWebToken.Claims(
-            room: room, identity: identity, name: query["name"].map(String.init), grants: .all, expiresAt: now + 6 * 3600,
+            room: room, identity: identity, name: query["name"].map { String($0.prefix(256)) }, grants: .all, expiresAt: now + 6 * 3600,
             issuedAt: now)
         guard let token = try? JSONWebToken.sign(claims: claims, secret: secret) else {
             return textResponse(.internalServerError, "could not sign a token\n")
