@@ -33,10 +33,7 @@ import hmac
 import json
 import os
 import secrets
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -45,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import sdppeers  # noqa: E402
+from harness import StarlingProcess  # noqa: E402
 import starling_rtc  # noqa: E402
 from starling_rtc import Participant, RequestError  # noqa: E402
 
@@ -52,45 +50,18 @@ FRAMES_WANTED = 100
 TOTAL_SECONDS = 110
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Starling:
+class Starling(StarlingProcess):
     """`starling serve` on 127.0.0.1 with dev tokens on and a JWT secret the test knows (to mint expired tokens)."""
 
     def __init__(self, binary):
-        self.port = free_port()
         self.secret = secrets.token_hex(24)
-        env = dict(os.environ)
-        env.update({
-            "STARLING_HTTP_PORT": str(self.port),
+        super().__init__(binary, {
             "STARLING_MEDIA_PORT_MODE": "single-port",
             "STARLING_MEDIA_UDP_PORT": "0",
             "STARLING_HTTP_WEB_ROOT": os.path.join(ROOT, "Web"),
             "STARLING_AUTH_DEV_TOKENS": "true",
             "STARLING_AUTH_JWT_SECRET": self.secret,
-        })
-        self.log = tempfile.NamedTemporaryFile(prefix="starling-conference-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([binary, "serve", "--config", os.path.join(ROOT, "config/starling.yaml")],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=1).read()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("starling did not start:\n" + self.tail())
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
+        }, log_prefix="starling-conference-", stop_seconds=15)
 
     @property
     def rtc_url(self):
@@ -100,19 +71,6 @@ class Starling:
         query = urllib.parse.urlencode({"room": room, "identity": identity, "name": name or identity})
         with urllib.request.urlopen(f"{self.url}/dev/token?{query}", timeout=5) as r:
             return json.loads(r.read())["token"]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def tail(self, n=40):
-        with open(self.log.name, errors="replace") as f:
-            return "".join(f.readlines()[-n:])
 
 
 def b64url(data):

@@ -29,17 +29,15 @@ import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import sdppeers  # noqa: E402
+from harness import StarlingProcess  # noqa: E402
 
 FRAMES_WANTED = 30
 ROOM = "conference-test"
@@ -59,57 +57,21 @@ class Failure(Exception):
     pass
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Starling:
+class Starling(StarlingProcess):
     """`starling serve` on a free port of 127.0.0.1 with development tokens on and this repository's web root;
     `extra_env` adds or overrides environment settings (e.g. STARLING_CONTROL_API_KEY)."""
 
     def __init__(self, binary, extra_env=None, log_prefix="starling-conference-"):
-        self.port = free_port()
-        env = dict(os.environ)
-        env.update({
-            "STARLING_HTTP_PORT": str(self.port),
+        env = {
             "STARLING_MEDIA_UDP_PORT": "0",
             "STARLING_HTTP_WEB_ROOT": os.path.join(ROOT, "Web"),
             "STARLING_AUTH_DEV_TOKENS": "true",
-        })
+        }
         env.update(extra_env or {})
-        self.log = tempfile.NamedTemporaryFile(prefix=log_prefix, suffix=".log", delete=False)
-        self.proc = subprocess.Popen([binary, "serve", "--config", os.path.join(ROOT, "config/starling.yaml")],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/healthz", timeout=1).read()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-        self.stop()
-        raise Failure("starling did not start:\n" + self.tail())
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def tail(self, lines=40):
-        with open(self.log.name, errors="replace") as f:
-            return "".join(f.readlines()[-lines:])
+        try:
+            super().__init__(binary, env, log_prefix=log_prefix)
+        except RuntimeError as e:
+            raise Failure(str(e))
 
 
 class Browser:

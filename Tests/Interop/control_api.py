@@ -24,10 +24,7 @@ import argparse
 import asyncio
 import json
 import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -40,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import sdppeers  # noqa: E402
+from harness import StarlingProcess  # noqa: E402
 
 SCHEMAS = os.path.join(ROOT, "docs", "schemas", "control")
 BASE = "https://starling.invalid/schemas/control/"
@@ -117,52 +115,17 @@ class Checker:
         self.traffic.append(entry)
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Server:
+class Server(StarlingProcess):
     def __init__(self, binary, api_key=API_KEY, jwt_secret=JWT_SECRET):
-        self.port = free_port()
-        env = dict(os.environ)
-        for k in list(env):
-            if k.startswith("STARLING_"):
-                del env[k]
-        env.update({
-            "STARLING_HTTP_HOST": "127.0.0.1", "STARLING_HTTP_PORT": str(self.port), "STARLING_HTTP_WEB_ROOT": "",
-            "STARLING_MEDIA_UDP_PORT": "0", "STARLING_MEDIA_EVENT_LOOPS": "1",
-            "STARLING_CONTROL_API_KEY": api_key, "STARLING_AUTH_JWT_SECRET": jwt_secret,
-            "STARLING_SIGNALING_MAX_MESSAGE_BYTES": str(MAX_MESSAGE), "STARLING_SHUTDOWN_GRACE_PERIOD_SECONDS": "1",
-        })
-        self.log = tempfile.NamedTemporaryFile(prefix="starling-control-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([binary, "serve", "--config", os.path.join(ROOT, "config/starling.yaml")],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.time() + 15
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1).read()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.05)
-        self.stop()
-        raise Failure("starling did not start:\n" + self.tail())
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def tail(self):
-        with open(self.log.name) as f:
-            return "".join(f.readlines()[-30:])
+        try:
+            super().__init__(binary, {
+                "STARLING_HTTP_HOST": "127.0.0.1", "STARLING_HTTP_WEB_ROOT": "",
+                "STARLING_MEDIA_UDP_PORT": "0", "STARLING_MEDIA_EVENT_LOOPS": "1",
+                "STARLING_CONTROL_API_KEY": api_key, "STARLING_AUTH_JWT_SECRET": jwt_secret,
+                "STARLING_SIGNALING_MAX_MESSAGE_BYTES": str(MAX_MESSAGE), "STARLING_SHUTDOWN_GRACE_PERIOD_SECONDS": "1",
+            }, log_prefix="starling-control-", clean_env=True, startup_seconds=15, stop_seconds=5)
+        except RuntimeError as e:
+            raise Failure(str(e))
 
 
 # ------------------------------------------------------------------------------------------------

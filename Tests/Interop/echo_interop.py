@@ -15,12 +15,9 @@ Exits non-zero on any failure.
 
 import argparse
 import asyncio
-import fractions
 import json
 import os
 import shutil
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -31,57 +28,20 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import sdppeers  # noqa: E402
+from harness import StarlingProcess  # noqa: E402
 
 FRAMES_WANTED = 100
 
 
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Starling:
+class Starling(StarlingProcess):
     def __init__(self, binary, mode):
-        self.port = free_port()
-        env = dict(os.environ)
-        env.update({
-            "STARLING_HTTP_PORT": str(self.port),
+        super().__init__(binary, {
             "STARLING_MEDIA_PORT_MODE": mode,
             "STARLING_MEDIA_UDP_PORT": "0",
             "STARLING_MEDIA_PORT_RANGE_START": "40000",
             "STARLING_MEDIA_PORT_RANGE_END": "40099",
             "STARLING_HTTP_WEB_ROOT": os.path.join(ROOT, "Web"),
-        })
-        self.log = tempfile.NamedTemporaryFile(prefix="starling-echo-", suffix=".log", delete=False)
-        self.proc = subprocess.Popen([binary, "serve", "--config", os.path.join(ROOT, "config/starling.yaml")],
-                                     env=env, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            try:
-                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1).read()
-                return
-            except OSError:
-                if self.proc.poll() is not None:
-                    break
-                time.sleep(0.1)
-        self.stop()
-        raise RuntimeError("starling did not start:\n" + open(self.log.name).read())
-
-    @property
-    def url(self):
-        return f"http://127.0.0.1:{self.port}"
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-
-    def tail(self):
-        return "".join(open(self.log.name).readlines()[-30:])
+        }, log_prefix="starling-echo-", stop_seconds=15)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -1,0 +1,61 @@
+"""What the interop tests share: a free port on 127.0.0.1 and `starling serve` as a child process there."""
+
+import os
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class StarlingProcess:
+    """`starling serve --config config/starling.yaml` on a free HTTP port of 127.0.0.1 with `env` on top of the
+    environment (`clean_env` drops every inherited STARLING_ variable first); returns once /healthz answers,
+    raises RuntimeError with the log's tail if it does not start."""
+
+    def __init__(self, binary, env, log_prefix="starling-", clean_env=False, startup_seconds=20, stop_seconds=10):
+        self.port = free_port()
+        self.stop_seconds = stop_seconds
+        full = {k: v for k, v in os.environ.items() if not (clean_env and k.startswith("STARLING_"))}
+        full["STARLING_HTTP_PORT"] = str(self.port)
+        full.update(env)
+        self.log = tempfile.NamedTemporaryFile(prefix=log_prefix, suffix=".log", delete=False)
+        self.proc = subprocess.Popen([binary, "serve", "--config", os.path.join(ROOT, "config/starling.yaml")],
+                                     env=full, stdout=self.log, stderr=subprocess.STDOUT, cwd=ROOT)
+        deadline = time.time() + startup_seconds
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen(f"{self.url}/healthz", timeout=1).read()
+                return
+            except OSError:
+                if self.proc.poll() is not None:
+                    break
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("starling did not start:\n" + self.tail())
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=self.stop_seconds)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def tail(self, lines=40):
+        with open(self.log.name, errors="replace") as f:
+            return "".join(f.readlines()[-lines:])
