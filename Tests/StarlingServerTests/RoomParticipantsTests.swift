@@ -54,6 +54,24 @@ import Testing
         }
 
         func received(_ type: String) -> [[String: Any]] { events.filter { $0["type"] as? String == type } }
+
+        /// Takes its new events: answers each subscriber offer (and follows the streams it announces).
+        func handleEvents(room: Room, certificate: DTLSCertificate, now: Instant) async throws {
+            for event in inbox.withLockedValue({ v in defer { v.removeAll() }; return v }) {
+                events.append(event)
+                guard event["type"] as? String == "subscriberOffer", let sdp = event["sdp"] as? String else { continue }
+                let answer = try receiving.client.answer(offer: sdp, now: now)
+                try await room.answerSubscriber(participantID, sdp: answer, certificate: certificate)
+                for (mid, stream) in receiving.client.receivedStreams where sims[mid]?.ssrc != stream.ssrc {
+                    sims[mid] = SimSubscriber(node: 1, transport: TransportID(0), ssrc: stream.ssrc, rtxSSRC: stream.rtxSSRC ?? 0)
+                }
+            }
+        }
+
+        /// Reads what its subscribing connection receives, once that exists.
+        func receiveMedia(now: Instant) {
+            if receiving.client.transport != nil { receiving.receive(into: sims, now: now, counting: &packetsBySSRC) }
+        }
     }
 
     @Test func threeParticipantsSeeEachOtherAndOneLeaves() async throws {
@@ -86,20 +104,9 @@ import Testing
             while RoomOverUDPTests.now() - start < duration {
                 let now = RoomOverUDPTests.now()
                 for p in people {
-                    for event in p.inbox.withLockedValue({ v in defer { v.removeAll() }; return v }) {
-                        p.events.append(event)
-                        if event["type"] as? String == "subscriberOffer", let sdp = event["sdp"] as? String {
-                            let answer = try p.receiving.client.answer(offer: sdp, now: now)
-                            try await room.answerSubscriber(p.participantID, sdp: answer, certificate: media.certificate)
-                            for (mid, stream) in p.receiving.client.receivedStreams where p.sims[mid]?.ssrc != stream.ssrc {
-                                p.sims[mid] = SimSubscriber(node: 1, transport: TransportID(0), ssrc: stream.ssrc, rtxSSRC: stream.rtxSSRC ?? 0)
-                            }
-                        }
-                    }
+                    try await p.handleEvents(room: room, certificate: media.certificate, now: now)
                     p.publishing.drive(p.publisher, now: now)
-                    if p.receiving.client.transport != nil {
-                        p.receiving.receive(into: p.sims, now: now, counting: &p.packetsBySSRC)
-                    }
+                    p.receiveMedia(now: now)
                 }
                 try await Task.sleep(for: .milliseconds(1))
             }

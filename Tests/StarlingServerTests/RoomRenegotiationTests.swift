@@ -46,24 +46,12 @@ import Testing
             while RoomOverUDPTests.now() - start < duration {
                 let now = RoomOverUDPTests.now()
                 for p in people {
-                    for event in p.inbox.withLockedValue({ v in defer { v.removeAll() }; return v }) {
-                        p.events.append(event)
-                        if event["type"] as? String == "subscriberOffer", let sdp = event["sdp"] as? String {
-                            let answer = try p.receiving.client.answer(offer: sdp, now: now)
-                            try await room.answerSubscriber(p.participantID, sdp: answer, certificate: media.certificate)
-                            for (mid, stream) in p.receiving.client.receivedStreams where p.sims[mid]?.ssrc != stream.ssrc {
-                                p.sims[mid] = SimSubscriber(
-                                    node: 1, transport: TransportID(0), ssrc: stream.ssrc, rtxSSRC: stream.rtxSSRC ?? 0)
-                            }
-                        }
-                    }
+                    try await p.handleEvents(room: room, certificate: media.certificate, now: now)
                     if p === ada {
                         ada.publishing.drive(ada.publisher, now: now)
                         if sharing, ada.publishing.transport.isConnected { screen.tick(now: now) { ada.publishing.send($0) } }
                     }
-                    if p.receiving.client.transport != nil {
-                        p.receiving.receive(into: p.sims, now: now, counting: &p.packetsBySSRC)
-                    }
+                    p.receiveMedia(now: now)
                 }
                 try await Task.sleep(for: .milliseconds(1))
             }
