@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "StarlingRouting", targets: ["StarlingRouting"]),
         .library(name: "StarlingServer", targets: ["StarlingServer"]),
         .library(name: "StarlingClient", targets: ["StarlingClient"]),
+        .library(name: "StarlingCodecs", targets: ["StarlingCodecs"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -60,6 +61,9 @@ let package = Package(
                 .product(name: "HummingbirdWSClient", package: "hummingbird-websocket"),
             ],
             swiftSettings: strict),
+        // libvpx (VP8) and libopus wrappers, VP8 RTP packetization and synthetic test media: for the load tool
+        // and for checking what subscribers receive. Not on the forwarding path.
+        .target(name: "StarlingCodecs", dependencies: ["CVPX", "COpus", "StarlingWire"], swiftSettings: strict),
         // The IO: NIO sockets, rooms, HTTP/WebSocket APIs, config, lifecycle.
         .target(
             name: "StarlingServer",
@@ -103,6 +107,7 @@ let package = Package(
             name: "StarlingWireTests", dependencies: ["StarlingWire", "StarlingWireChecks", "StarlingTestSupport"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "StarlingCodecsTests", dependencies: ["StarlingCodecs", "StarlingWire", "StarlingTestSupport"]),
         .testTarget(
             name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire", "COpenSSL", "StarlingTestSupport"]),
         .testTarget(
