@@ -200,6 +200,12 @@ public final class ClientPeer {
         } catch {
             throw ClientError.badAnswer("the offer does not parse: \(error)")
         }
+        guard let first = offer.media.first(where: { !$0.isRejected }), let credentials = offer.iceCredentials(for: first)
+        else { throw ClientError.badAnswer("the offer has no ICE credentials") }
+        let remote = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
+        // The server restarted ICE: we answer with new credentials too (RFC 8445 §9.1).
+        let restart = transport != nil && remote != remoteCredentials
+        if restart { localCredentials = ICECredentials.random() }
         var answer = SessionDescription(
             origin: SDP.Origin(sessionID: String(UInt32.random(in: 1...UInt32.max)), sessionVersion: offer.origin.sessionVersion))
         var bundled: [String] = []
@@ -227,22 +233,8 @@ public final class ClientPeer {
             receivedStreams[mid] = m.effectiveDirection == .sendonly ? Self.announcedStream(in: m) : nil
         }
         answer.attributes.append(.group(SDP.Group(semantics: .bundle, mids: bundled)))
-        guard let first = offer.media.first(where: { !$0.isRejected }), let credentials = offer.iceCredentials(for: first)
-        else { throw ClientError.badAnswer("the offer has no ICE credentials") }
-        let remote = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
         defer { remoteCredentials = remote }
-        if let transport, remote != remoteCredentials {
-            // The server restarted ICE: we answer with new credentials too (RFC 8445 §9.1).
-            localCredentials = ICECredentials.random()
-            for i in answer.media.indices where !answer.media[i].isRejected {
-                answer.media[i].attributes = answer.media[i].attributes.map {
-                    switch $0 {
-                    case .iceUfrag: .iceUfrag(localCredentials.ufrag)
-                    case .icePwd: .icePwd(localCredentials.pwd)
-                    default: $0
-                    }
-                }
-            }
+        if let transport, restart {
             transport.restartICE(local: localCredentials, remote: remote, now: now)
             transportCredentials = localCredentials
         }

@@ -16,7 +16,7 @@ public enum StarlingServer {
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )
-        groupConfiguration.maximumGracefulShutdownDuration = .milliseconds(Int64(grace * 1000))
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(grace)
         let services = ServiceGroup(configuration: groupConfiguration)
         logger.info(
             "starling starting",

@@ -234,12 +234,12 @@ struct AIMDRateControl: Sendable {
 
     private mutating func increase(acked: Double?, rtt: Duration, now: Instant) {
         if let c = capacity, bitrate / 1000 > c + 3 * capacityDeviation { capacity = nil }
-        let elapsed = min(1, max(0, seconds(now - (lastChange ?? now))))
+        let elapsed = min(1, max(0, (now - (lastChange ?? now)).inSeconds))
         var next: Double
         if capacity != nil {
             // About one packet per response time, the packet size being that of a 30 fps frame split
             // into packets of at most 1200 bytes.
-            let response = seconds(rtt) + 0.1
+            let response = rtt.inSeconds + 0.1
             let bitsPerFrame = bitrate / 30
             let packetsPerFrame = (bitsPerFrame / (1200 * 8)).rounded(.up)
             let packetBits = packetsPerFrame > 0 ? bitsPerFrame / packetsPerFrame : bitsPerFrame
@@ -276,5 +276,4 @@ struct AIMDRateControl: Sendable {
         lastDecrease = now
     }
 
-    private func seconds(_ d: Duration) -> Double { Double(d.nanosecondsClamped) / 1e9 }
 }

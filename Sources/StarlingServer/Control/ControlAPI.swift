@@ -47,7 +47,7 @@ struct ControlAPI: Sendable {
                 var options = await media.existingRoom(name)?.options ?? media.roomDefaults
                 if let n = try p.optionalInt("maxParticipants", in: 0...100_000) { options.maxParticipants = n }
                 if let s = try p.optionalDouble("emptyTimeoutSeconds", in: 1...86_400) {
-                    options.emptyTimeout = .milliseconds(Int64(s * 1000))
+                    options.emptyTimeout = .seconds(s)
                 }
                 let (room, created) = await media.room(name, options: options)
                 return ["room": await room.info(detailed: false), "created": .bool(created)]

@@ -39,6 +39,4 @@ final class ControlEventHub: Sendable {
         let text = JSONValue.object(["jsonrpc": "2.0", "method": "event", "params": .object(params)]).text
         for target in targets { target.continuation.yield(text) }
     }
-
-    var subscriberCount: Int { subscribers.withLockedValue { $0.count } }
 }

@@ -62,20 +62,20 @@ struct ControlSession {
         guard text.utf8.count <= api.maxMessageBytes else {
             return Self.failure(nil, ControlError(.tooLarge, "the message is \(text.utf8.count) bytes, the limit is \(api.maxMessageBytes)"))
         }
-        guard let parsed = try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed]) else {
+        guard let parsed = JSONValue(parsing: text) else {
             return Self.failure(nil, ControlError(.parseError, "the message is not valid JSON"))
         }
-        if let batch = parsed as? [Any] {
+        if case .array(let batch) = parsed {
             guard !batch.isEmpty, batch.count <= 32 else {
                 return Self.failure(nil, ControlError(.invalidRequest, "a batch holds 1 to 32 requests"))
             }
             var replies: [String] = []
             for element in batch {
-                if let reply = await call(JSONValue(foundation: element)) { replies.append(reply) }
+                if let reply = await call(element) { replies.append(reply) }
             }
             return replies.isEmpty ? nil : "[" + replies.joined(separator: ",") + "]"
         }
-        return await call(JSONValue(foundation: parsed))
+        return await call(parsed)
     }
 
     /// One JSON-RPC request object.

@@ -39,7 +39,7 @@ public func buildApplication(
             media: media, verifier: secret.flatMap { try? JSONWebToken.Verifier(secret: $0) },
             maxMessageBytes: configuration.signaling.maxMessageBytes,
             requestsPerSecond: configuration.signaling.requestsPerSecond,
-            reconnectWindow: .milliseconds(Int64(configuration.signaling.reconnectWindowSeconds * 1000)))
+            reconnectWindow: .seconds(configuration.signaling.reconnectWindowSeconds))
         let control = ControlAPI(
             media: media, apiKey: configuration.control.apiKey, tokenSecret: secret,
             maxMessageBytes: configuration.signaling.maxMessageBytes)
@@ -118,10 +118,10 @@ func addControlRoutes(to router: Router<BasicRequestContext>, api: ControlAPI) {
         }
         var params = JSONValue.null
         if body.readableBytes > 0 {
-            guard let object = try? JSONSerialization.jsonObject(with: Data(buffer: body), options: [.fragmentsAllowed]) else {
+            guard let value = JSONValue(parsing: String(buffer: body)) else {
                 return failure(ControlError(.parseError, "the body is not valid JSON"))
             }
-            params = JSONValue(foundation: object)
+            params = value
         }
         do throws(ControlError) {
             return reply(200, ["result": try await api.call(method, params: params)])

@@ -10,7 +10,7 @@ extension Room {
     func info(detailed: Bool) -> JSONValue {
         var o: [String: JSONValue] = [
             "name": .string(id), "createdAt": .int(Int(createdAt.timeIntervalSince1970)),
-            "maxParticipants": .int(options.maxParticipants), "emptyTimeoutSeconds": JSONValue(options.emptyTimeout.seconds),
+            "maxParticipants": .int(options.maxParticipants), "emptyTimeoutSeconds": JSONValue(options.emptyTimeout.inSeconds),
             "participantCount": .int(people.participants.count), "trackCount": .int(people.tracks.count),
         ]
         if detailed {
@@ -116,7 +116,7 @@ extension Room {
                         "layerSwitches": .int(c.counters.layerSwitches),
                         "fractionLost": JSONValue(c.remote.lossRatio), "packetsLost": .int(Int(c.remote.cumulativeLost)),
                         "jitterMs": JSONValue(Double(c.remote.jitter) / Double(c.producer.clockRate) * 1000),
-                        "rttMs": c.remote.rtt.smoothed.map { JSONValue($0.seconds * 1000) } ?? .null,
+                        "rttMs": c.remote.rtt.smoothed.map { JSONValue($0.inSeconds * 1000) } ?? .null,
                     ])
                 }
             }
@@ -144,7 +144,7 @@ extension Room {
         let peer = transports[transport]
         return [
             "connected": .bool(peer?.transport.isConnected ?? false),
-            "rttMs": router.roundTripTime(of: transport).map { JSONValue($0.seconds * 1000) } ?? .null,
+            "rttMs": router.roundTripTime(of: transport).map { JSONValue($0.inSeconds * 1000) } ?? .null,
             "estimatedBitrate": JSONValue(router.estimatedBitrate(of: transport)),
         ]
     }

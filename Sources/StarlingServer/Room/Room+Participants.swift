@@ -129,20 +129,12 @@ struct RoomOptions: Sendable, Equatable {
 
     init(_ defaults: StarlingConfiguration.Rooms) {
         maxParticipants = defaults.maxParticipants
-        emptyTimeout = .milliseconds(Int64(defaults.emptyTimeoutSeconds * 1000))
+        emptyTimeout = .seconds(defaults.emptyTimeoutSeconds)
     }
-
-    var emptyTimeoutSeconds: Double { emptyTimeout.seconds }
-}
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
 }
 
 extension TimeAmount {
-    init(_ duration: Duration) {
-        self = .nanoseconds(duration.components.seconds * 1_000_000_000 + duration.components.attoseconds / 1_000_000_000)
-    }
+    init(_ duration: Duration) { self = .nanoseconds(duration.nanosecondsClamped) }
 }
 
 extension Room {
@@ -385,7 +377,7 @@ extension Room {
     }
 
     /// Sends the participant its next subscriber offer when one is due.
-    func pushSubscriberOffer(_ participant: ParticipantState) {
+    private func pushSubscriberOffer(_ participant: ParticipantState) {
         guard let subscriber = participant.subscriber, let offer = subscriberOffer(subscriber) else { return }
         // Which track each m-line carries (msid's track id is not reliably the receiving track's id).
         var mids: [String: String] = [:]

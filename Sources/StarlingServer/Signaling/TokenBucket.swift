@@ -1,3 +1,5 @@
+import StarlingTransport
+
 /// A per-connection rate limit: `rate` requests per second, bursts of twice that.
 struct TokenBucket: Sendable {
     let rate: Int
@@ -13,7 +15,7 @@ struct TokenBucket: Sendable {
     /// Whether one more request may pass now.
     mutating func take() -> Bool {
         let now = ContinuousClock.now
-        let elapsed = (now - at).seconds
+        let elapsed = (now - at).inSeconds
         tokens = min(Double(rate * 2), tokens + elapsed * Double(rate))
         at = now
         guard tokens >= 1 else { return false }

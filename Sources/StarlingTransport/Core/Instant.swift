@@ -40,4 +40,7 @@ extension Duration {
         if overflow { return seconds < 0 ? .min : .max }
         return s.addingReportingOverflow(attoseconds / 1_000_000_000).partialValue
     }
+
+    /// The duration in seconds, as a Double (rates, timeouts, report figures).
+    @inlinable public var inSeconds: Double { Double(nanosecondsClamped) / 1e9 }
 }
