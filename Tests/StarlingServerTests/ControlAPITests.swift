@@ -21,16 +21,10 @@ import Testing
     static let apiKey = "test-api-key-0123456789"
 
     static func start(apiKey: String = apiKey) async throws -> (MediaService, some ApplicationProtocol) {
-        var configuration = StarlingConfiguration()
-        configuration.http.port = 0
-        configuration.media.udpPort = 0
-        configuration.media.eventLoops = 1
-        configuration.auth.jwtSecret = SignalingTests.secret
-        configuration.control.apiKey = apiKey
-        configuration.signaling.maxMessageBytes = 4096
-        let media = try await MediaService.start(
-            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
-        return (media, buildApplication(configuration: configuration, logger: Logger(label: "test"), media: media))
+        try await SignalingTests.start {
+            $0.control.apiKey = apiKey
+            $0.signaling.maxMessageBytes = 4096
+        }
     }
 
     /// Calls `POST /api/<method>`; returns the status and the JSON body.
@@ -265,16 +259,8 @@ import Testing
 
     /// `GET /dev/token`: only with `auth.devTokens`; form-encoded names (`+` is a space) as the web app sends them.
     @Test func developmentTokens() async throws {
-        var configuration = StarlingConfiguration()
-        configuration.http.port = 0
-        configuration.media.udpPort = 0
-        configuration.media.eventLoops = 1
-        configuration.auth.jwtSecret = SignalingTests.secret
         for devTokens in [true, false] {
-            configuration.auth.devTokens = devTokens
-            let media = try await MediaService.start(
-                configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
-            let app = buildApplication(configuration: configuration, logger: Logger(label: "test"), media: media)
+            let (media, app) = try await SignalingTests.start { $0.auth.devTokens = devTokens }
             try await app.test(.router) { client in
                 let ok = try await client.execute(uri: "/dev/token?room=r1&identity=jd&name=Jane+Doe%2B1", method: .get) {
                     ($0.status.code, SignalingTests.object(String(buffer: $0.body))["token"] as? String)

@@ -25,6 +25,21 @@ import Testing
             secret: Array(secret.utf8))
     }
 
+    /// A server for these tests: free ports on 127.0.0.1, one media loop, the test secret; `adjust` sets the rest.
+    static func start(_ adjust: (inout StarlingConfiguration) -> Void = { _ in }) async throws
+        -> (MediaService, some ApplicationProtocol)
+    {
+        var configuration = StarlingConfiguration()
+        configuration.http.port = 0
+        configuration.media.udpPort = 0
+        configuration.media.eventLoops = 1
+        configuration.auth.jwtSecret = secret
+        adjust(&configuration)
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        return (media, buildApplication(configuration: configuration, logger: Logger(label: "test"), media: media))
+    }
+
     static func object(_ text: String) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? [:]
     }
@@ -47,15 +62,7 @@ import Testing
     static func code(_ reply: [String: Any]) -> String? { (reply["error"] as? [String: Any])?["code"] as? String }
 
     @Test func joinPublishAndBadInput() async throws {
-        var configuration = StarlingConfiguration()
-        configuration.http.port = 0
-        configuration.media.udpPort = 0
-        configuration.media.eventLoops = 1
-        configuration.auth.jwtSecret = Self.secret
-        configuration.signaling.maxMessageBytes = 16 * 1024
-        let media = try await MediaService.start(
-            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
-        let app = buildApplication(configuration: configuration, logger: Logger(label: "test"), media: media)
+        let (media, app) = try await Self.start { $0.signaling.maxMessageBytes = 16 * 1024 }
         let publisherOffer = ClientPeer(
             tracks: [ClientPeer.Track(kind: .video, mid: "0", ssrcs: [1234], payloadType: 96, direction: .send)],
             certificate: try DTLSCertificate(generatingWithCommonName: "c")
@@ -138,15 +145,7 @@ import Testing
     /// The grants and the room limit over the socket: publishing without the publish grant is `forbidden`; a
     /// join past `rooms.maxParticipants` is `room_full`; both connections stay up.
     @Test func grantsAndRoomLimit() async throws {
-        var configuration = StarlingConfiguration()
-        configuration.http.port = 0
-        configuration.media.udpPort = 0
-        configuration.media.eventLoops = 1
-        configuration.auth.jwtSecret = Self.secret
-        configuration.rooms.maxParticipants = 1
-        let media = try await MediaService.start(
-            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
-        let app = buildApplication(configuration: configuration, logger: Logger(label: "test"), media: media)
+        let (media, app) = try await Self.start { $0.rooms.maxParticipants = 1 }
         let now = Int64(Date().timeIntervalSince1970)
         let viewer = try JSONWebToken.sign(
             claims: .init(
