@@ -19,6 +19,8 @@ let package = Package(
         .library(name: "StarlingServer", targets: ["StarlingServer"]),
         .library(name: "StarlingClient", targets: ["StarlingClient"]),
         .library(name: "StarlingCodecs", targets: ["StarlingCodecs"]),
+        .library(name: "StarlingLoad", targets: ["StarlingLoad"]),
+        .executable(name: "starling-load", targets: ["starling-load"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
@@ -30,6 +32,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.8.1"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The load tool's client of Janus's HTTP API (already resolved for Hummingbird's test client).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // System-library shims, found with pkg-config; installed by `make deps`.
@@ -64,11 +68,31 @@ let package = Package(
         // libvpx (VP8) and libopus wrappers, VP8 RTP packetization and synthetic test media: for the load tool
         // and for checking what subscribers receive. Not on the forwarding path.
         .target(name: "StarlingCodecs", dependencies: ["CVPX", "COpus", "StarlingWire"], swiftSettings: strict),
+        // NIO socket addresses <-> transport addresses, shared by the server and the load tool.
+        .target(
+            name: "StarlingNIO", dependencies: ["StarlingWire", .product(name: "NIOCore", package: "swift-nio")],
+            swiftSettings: strict),
+        // starling-load: publishers and subscribers of real VP8/Opus media against Starling or Janus, with
+        // per-second quality and cost figures (docs/LOAD.md).
+        .target(
+            name: "StarlingLoad",
+            dependencies: [
+                "StarlingClient", "StarlingCodecs", "StarlingRouting", "StarlingTransport", "StarlingWire", "StarlingAPI",
+                "StarlingNIO",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "starling-load",
+            dependencies: ["StarlingLoad", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
         // The IO: NIO sockets, rooms, HTTP/WebSocket APIs, config, lifecycle.
         .target(
             name: "StarlingServer",
             dependencies: [
-                "StarlingWire", "StarlingTransport", "StarlingRouting", "StarlingAPI",
+                "StarlingWire", "StarlingTransport", "StarlingRouting", "StarlingAPI", "StarlingNIO",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -107,6 +131,7 @@ let package = Package(
             name: "StarlingWireTests", dependencies: ["StarlingWire", "StarlingWireChecks", "StarlingTestSupport"],
             resources: [.copy("Fixtures")]
         ),
+        .testTarget(name: "StarlingLoadTests", dependencies: ["StarlingLoad", "StarlingCodecs", "StarlingWire", "StarlingTransport"]),
         .testTarget(name: "StarlingCodecsTests", dependencies: ["StarlingCodecs", "StarlingWire", "StarlingTestSupport"]),
         .testTarget(
             name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire", "COpenSSL", "StarlingTestSupport"]),
@@ -119,7 +144,7 @@ let package = Package(
             name: "StarlingServerTests",
             dependencies: [
                 "StarlingServer", "StarlingClient", "StarlingTransport", "StarlingWire", "StarlingRouting",
-                "StarlingMediaTestSupport", "StarlingAPI",
+                "StarlingMediaTestSupport", "StarlingAPI", "StarlingNIO",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HummingbirdWSTesting", package: "hummingbird-websocket"),

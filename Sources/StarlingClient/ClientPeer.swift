@@ -70,6 +70,16 @@ public final class ClientPeer {
     public static let midExtensionID: UInt16 = 1
     public static let absSendTimeExtensionID: UInt16 = 2
     public static let transportWideCCExtensionID: UInt16 = 3
+    /// Our candidates, written into every offer and answer with `a=end-of-candidates` (RFC 8839 §5.1, RFC 8840
+    /// §8.2). An ICE-lite server learns our address from our checks anyway (peer-reflexive, RFC 8445 §7.3.1.3),
+    /// but some lite agents (libnice's, in Janus) only answer checks from candidates they were given.
+    public var localCandidates: [ICECandidate] = []
+
+    /// A host candidate for a local UDP socket, with the RFC 8445 §5.1.2.1 priority of a host candidate.
+    public static func hostCandidate(address: String, port: UInt16) -> ICECandidate {
+        ICECandidate(foundation: "1", priority: (126 << 24) | (65535 << 8) | 255, address: address, port: port)
+    }
+
     /// By mid, what the server sends us on each m-line we receive on (from the answer).
     public private(set) var receivedStreams: [String: ReceivedStream] = [:]
 
@@ -116,6 +126,7 @@ public final class ClientPeer {
                 .extmap(SDP.ExtMap(id: Self.transportWideCCExtensionID, uri: SDP.ExtMap.URI.transportWideCC)),
                 .direction(direction), .rtcpMux, .rtcpRsize,
             ]
+            m.attributes += candidateAttributes
             let pt = track.payloadType
             if track.kind == .audio {
                 m.attributes += [
@@ -226,6 +237,7 @@ public final class ClientPeer {
             ]
             section.attributes += m.extmaps.map { .extmap(SDP.ExtMap(id: $0.id, uri: $0.uri)) }
             section.attributes += [.direction(m.effectiveDirection == .sendonly ? .recvonly : .inactive), .rtcpMux]
+            section.attributes += candidateAttributes
             if m.rtcpRsize { section.attributes.append(.rtcpRsize) }
             section.appendCodec(codec)
             if let rtx = m.rtxPayloadType(for: codec.payloadType).flatMap({ m.codec(payloadType: $0) }) { section.appendCodec(rtx) }
@@ -246,6 +258,10 @@ public final class ClientPeer {
                 now: now)
         }
         return answer.serialized()
+    }
+
+    private var candidateAttributes: [SDP.Attribute] {
+        localCandidates.isEmpty ? [] : localCandidates.map { .candidate($0) } + [.endOfCandidates]
     }
 
     /// The UDP host candidates of an m-line (what an ICE-lite server announces).

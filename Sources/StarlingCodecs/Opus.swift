@@ -19,7 +19,7 @@ public enum OpusFormat {
 }
 
 /// A libopus encoder at 48 kHz taking 20 ms frames of interleaved 16-bit PCM. libopus picks the bitrate
-/// itself (`OPUS_AUTO`): its `opus_encoder_ctl` is variadic and cannot be called from Swift without a shim.
+/// itself (`OPUS_AUTO`) unless one is given (through the COpus shim: `opus_encoder_ctl` is variadic).
 ///
 /// Not thread-safe: one owner encodes at a time.
 public final class OpusEncoder {
@@ -45,13 +45,25 @@ public final class OpusEncoder {
     private let encoder: OpaquePointer
     private var output = [UInt8](repeating: 0, count: OpusFormat.maxPacketSize)
 
-    public init(channels: Int, application: Application = .voip) throws(CodecError) {
+    /// - Parameter bitrate: bits per second (500 to 512,000), or nil for libopus's own choice.
+    public init(channels: Int, application: Application = .voip, bitrate: Int? = nil) throws(CodecError) {
         guard channels == 1 || channels == 2 else { throw .invalidArgument("Opus channels \(channels)") }
+        if let bitrate, !(500...512_000).contains(bitrate) { throw .invalidArgument("Opus bitrate \(bitrate)") }
         self.channels = channels
         var error: Int32 = OPUS_OK
         let created = opus_encoder_create(Int32(OpusFormat.sampleRate), Int32(channels), application.value, &error)
         guard error == OPUS_OK, let created else { throw .opus("opus_encoder_create", error == OPUS_OK ? OPUS_ALLOC_FAIL : error) }
         encoder = created
+        if let bitrate {
+            let set = starling_opus_set_bitrate(created, Int32(bitrate))
+            guard set == OPUS_OK else { throw .opus("opus_encoder_ctl(OPUS_SET_BITRATE)", set) }  // deinit destroys it
+        }
+    }
+
+    /// The bitrate libopus targets, in bits per second.
+    public var bitrate: Int {
+        var value: Int32 = 0
+        return starling_opus_get_bitrate(encoder, &value) == OPUS_OK ? Int(value) : 0
     }
 
     deinit { opus_encoder_destroy(encoder) }

@@ -38,6 +38,19 @@ func rms(_ samples: some Collection<Int16>) -> Double {
         #expect(try decoder.concealLoss().count == 960 * channels)
     }
 
+    /// A set bitrate holds: 50 frames of a tone at 24 and 64 kbit/s come out within 25% of the target.
+    @Test(arguments: [24_000, 64_000])
+    func setBitrateIsKept(bitrate: Int) throws {
+        let encoder = try OpusEncoder(channels: 1, application: .audio, bitrate: bitrate)
+        #expect(encoder.bitrate == bitrate)
+        var sine = SineWave(frequency: 440, amplitude: 0.5, channels: 1)
+        var bytes = 0
+        for _ in 0..<50 { bytes += try encoder.encode(sine.next()).count }
+        let measured = bytes * 8  // 50 frames of 20 ms: one second
+        #expect(abs(measured - bitrate) < bitrate / 4, "\(measured) bit/s for a target of \(bitrate)")
+        #expect(throws: CodecError.self) { try OpusEncoder(channels: 1, bitrate: 100) }
+    }
+
     @Test func silenceStaysQuiet() throws {
         let encoder = try OpusEncoder(channels: 1)
         let decoder = try OpusDecoder(channels: 1)

@@ -2,6 +2,7 @@ import Logging
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
+import StarlingNIO
 import StarlingClient
 @testable import StarlingMediaTestSupport
 import StarlingRouting

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOPosix
+import StarlingNIO
 import StarlingTransport
 import StarlingWire
 

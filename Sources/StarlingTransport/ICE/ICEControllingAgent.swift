@@ -6,8 +6,14 @@ import StarlingWire
 /// It knows the peer's candidates (host candidates from its SDP), checks each from our one socket and
 /// nominates aggressively: every check carries USE-CANDIDATE, and the first candidate whose check
 /// succeeds becomes the selected pair; checks still running to other candidates are cancelled.
-/// It does not gather candidates, answer checks (a lite peer sends none) or resolve role conflicts
-/// (a 487 just fails that check).
+/// It does not gather candidates or switch roles (a 487 just fails that check).
+///
+/// **Answering checks** (RFC 8445 §7.3): a lite peer need not send checks, but some do (libnice's lite
+/// mode, in Janus, checks our candidate and only reports connected once its check succeeds). A Binding
+/// request with USERNAME "ourUfrag:theirUfrag", a valid MESSAGE-INTEGRITY keyed with our password and a
+/// valid FINGERPRINT gets a success response with XOR-MAPPED-ADDRESS (§7.3.1.4). A request claiming
+/// ICE-CONTROLLING too gets 487 Role Conflict when our tie-breaker is not smaller (§7.3.1.1); otherwise
+/// (we would have to give up control, which this agent does not do) it is dropped and counted.
 ///
 /// Sans-IO: call `start(now:)`, then feed STUN datagrams to `handleSTUN(_:from:now:)` and call
 /// `handleTimeout(now:)` at `nextDeadline`; after each call drain `pollTransmit()` and `pollEvent()`.
@@ -95,8 +101,13 @@ public struct ICEControllingAgent: Sendable {
         public var missingIntegrity = 0
         /// Dropped: MESSAGE-INTEGRITY does not verify with the peer's password.
         public var badIntegrity = 0
-        /// Ignored: requests (a lite peer sends none) and indications.
+        /// Requests dropped: not Binding, no or bad FINGERPRINT, unknown USERNAME or bad MESSAGE-INTEGRITY,
+        /// or a role conflict we would lose.
         public var ignoredRequests = 0
+        /// Checks from the peer answered with a success response.
+        public var checksAnswered = 0
+        /// Checks from a peer that also claimed control, answered with 487 (RFC 8445 §7.3.1.1).
+        public var roleConflictResponses = 0
         public var ignoredIndications = 0
         /// Times the selected pair lost consent.
         public var consentExpirations = 0
@@ -259,7 +270,7 @@ public struct ICEControllingAgent: Sendable {
         }
         switch message.type.messageClass {
         case .request:
-            counters.ignoredRequests += 1
+            answerCheck(message, bytes, from: source)
             return
         case .indication:
             counters.ignoredIndications += 1
@@ -301,6 +312,40 @@ public struct ICEControllingAgent: Sendable {
     }
 
     // MARK: - Internals
+
+    /// RFC 8445 §7.3: authenticates a check with our credentials and answers it (see the type's documentation).
+    mutating func answerCheck(_ message: STUNMessage, _ bytes: UnsafeRawBufferPointer, from source: STUNAddress) {
+        let expected = configuration.local.ufrag + ":" + configuration.remote.ufrag
+        guard message.type.method == .binding, message.fingerprint != nil, STUNMessage.verifyFingerprint(bytes),
+            message.username == expected, message.messageIntegrity != nil
+        else {
+            counters.ignoredRequests += 1
+            return
+        }
+        let localKey = iceKey(configuration.local.pwd)
+        guard STUNMessage.verifyIntegrity(bytes, key: localKey) else {
+            counters.ignoredRequests += 1
+            return
+        }
+        if let theirs = message.iceControlling {
+            guard configuration.tieBreaker >= theirs else {
+                counters.ignoredRequests += 1
+                return
+            }
+            counters.roleConflictResponses += 1
+            transmits.append(
+                Transmit(
+                    bytes: STUNMessage.errorResponse(to: message, code: STUNErrorCode.roleConflict, reason: "Role Conflict")
+                        .serialize(integrityKey: localKey, fingerprint: true),
+                    destination: source))
+            return
+        }
+        counters.checksAnswered += 1
+        transmits.append(
+            Transmit(
+                bytes: STUNMessage.successResponse(to: message, mappedAddress: source).serialize(integrityKey: localKey, fingerprint: true),
+                destination: source))
+    }
 
     mutating func scheduleChecks(now: Instant) {
         for (i, candidate) in configuration.remoteCandidates.enumerated() {

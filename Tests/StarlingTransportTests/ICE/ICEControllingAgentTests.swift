@@ -52,6 +52,44 @@ import Testing
         #expect(agent.nextDeadline == Instant.zero + .milliseconds(500))
     }
 
+    /// RFC 8445 §7.3: a lite peer that checks us anyway (libnice does) gets an authenticated success response
+    /// with its address; forged, unknown or wrongly keyed checks get nothing; a peer also claiming control
+    /// gets 487 while our tie-breaker is not smaller, and nothing when it is.
+    @Test func answersThePeersChecks() throws {
+        var agent = makeAgent()
+        agent.start(now: .zero)
+        _ = transmits(&agent)
+        let clientKey = STUNCredentials.shortTermKey(password: ICEHarness.clientCredentials.pwd)
+        let check = Requests.binding(username: "CLNT:SFUu", pwd: ICEHarness.clientCredentials.pwd, controlled: true)
+        agent.handleSTUN(check, from: server, now: .zero)
+        let answered = transmits(&agent)
+        #expect(answered.count == 1 && answered.first?.destination == server)
+        let response = try Requests.parse(try #require(answered.first).bytes)
+        #expect(response.type == .bindingSuccessResponse)
+        #expect(response.transactionID == (try Requests.parse(check)).transactionID)
+        #expect(response.xorMappedAddress == server)
+        #expect(STUNMessage.verifyIntegrity(answered[0].bytes, key: clientKey))
+        #expect(STUNMessage.verifyFingerprint(answered[0].bytes))
+        #expect(agent.counters.checksAnswered == 1)
+
+        // Their password instead of ours, their ufrag first, no fingerprint: dropped.
+        for bad in [
+            Requests.binding(username: "CLNT:SFUu", pwd: ICEHarness.serverCredentials.pwd, controlled: true),
+            Requests.binding(username: "SFUu:CLNT", pwd: ICEHarness.clientCredentials.pwd, controlled: true),
+            Requests.binding(username: "CLNT:SFUu", pwd: ICEHarness.clientCredentials.pwd, controlled: true, fingerprint: false),
+        ] {
+            agent.handleSTUN(bad, from: server, now: .zero)
+            #expect(transmits(&agent).isEmpty)
+        }
+        #expect(agent.counters.ignoredRequests == 3)
+
+        // Both controlling: our tie-breaker (0xDEADBEEF) beats 0x5678, so the peer is told of the conflict.
+        agent.handleSTUN(Requests.binding(username: "CLNT:SFUu", pwd: ICEHarness.clientCredentials.pwd), from: server, now: .zero)
+        let conflict = try Requests.parse(try #require(transmits(&agent).first).bytes)
+        #expect(conflict.type == .bindingErrorResponse && conflict.errorCode?.code == 487)
+        #expect(agent.counters.roleConflictResponses == 1 && agent.state == .checking)
+    }
+
     @Test func retransmissionScheduleFollowsRFC8489() {
         var agent = makeAgent()
         agent.start(now: .zero)

@@ -1,5 +1,6 @@
-import NIOCore
-import StarlingWire
+/// NIO socket addresses <-> StarlingWire transport addresses, for the server and the load tool.
+public import NIOCore
+public import StarlingWire
 
 #if canImport(Glibc)
 import Glibc
@@ -7,7 +8,7 @@ import Glibc
 
 extension STUNAddress {
     /// The transport address of a NIO socket address (IPv4 or IPv6); nil for Unix sockets.
-    init?(_ address: SocketAddress) {
+    public init?(_ address: SocketAddress) {
         switch address {
         case .v4(let v4):
             let ip = UInt32(bigEndian: v4.address.sin_addr.s_addr)
@@ -24,7 +25,7 @@ extension STUNAddress {
 
 extension SocketAddress {
     /// The NIO socket address of a transport address, built without formatting or parsing text.
-    init(_ address: STUNAddress) {
+    public init(_ address: STUNAddress) {
         let bytes = address.ip.bytes
         if bytes.count == 4 {
             var sin = sockaddr_in()
