@@ -6,7 +6,7 @@ TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps test-deps build build-release run test unit-tests smoke interop fuzz bench clean
+.PHONY: all deps test-deps build build-release run test unit-tests smoke load-smoke interop fuzz bench bench-vs-janus clean
 
 all: build
 
@@ -32,7 +32,7 @@ run: build-release
 
 ## Everything CI runs: unit and property tests, the serve smoke test, interop with real peers, and a short
 ## run of every fuzzer.
-test: deps unit-tests smoke interop fuzz
+test: deps unit-tests smoke load-smoke interop fuzz
 	@echo "make test: all stages passed"
 
 unit-tests: deps
@@ -42,6 +42,13 @@ unit-tests: deps
 smoke: deps
 	$(SWIFT) build --product starling
 	scripts/smoke-serve.sh .build/debug/starling
+
+## starling-load against Starling for a few seconds (2 publishers of VP8 simulcast + Opus, 2 subscribers decoding
+## everything): fails unless frames are decoded with no loss after NACK recovery (docs/LOAD.md).
+load-smoke: deps
+	$(SWIFT) build --product starling
+	$(SWIFT) build --product starling-load
+	scripts/load-smoke.sh .build/debug/starling .build/debug/starling-load
 
 ## Real peers (Chromium, aiortc) in a network namespace holding only loopback: they accept our SDP answers,
 ## they connect to /v1/echo (ICE, DTLS, SRTP) in both UDP port modes and decode their media echoed back, and
@@ -63,6 +70,14 @@ fuzz: deps
 ## Benchmarks (Benchmarks/, ordo-one/benchmark): time and allocations of the parsers.
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
+
+## Starling against Janus (Debian) on the same workload, one after the other, in a network namespace of its own
+## (needs root). Writes Benchmarks/results/vs-janus-<date>.md and .json. Not part of `make test`.
+bench-vs-janus: deps
+	scripts/janus/install.sh
+	$(SWIFT) build -c release --product starling
+	$(SWIFT) build -c release --product starling-load
+	python3 Benchmarks/vs-janus/bench_vs_janus.py
 
 clean:
 	rm -rf .build Fuzz/.build Benchmarks/.build

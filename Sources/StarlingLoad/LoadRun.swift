@@ -146,6 +146,8 @@ public final class LoadRun: @unchecked Sendable {
     private var loop: any EventLoop { group.next() }
     private let state: LoadRunState
     private var sessions: [any SFUSession] = []
+    /// The server once every publisher is connected, before any subscriber joins.
+    private var serverWithPublishers: ProcessStats?
 
     public init(scenario: LoadScenario, adapter: any SFUAdapter) throws {
         try scenario.validate()
@@ -199,10 +201,12 @@ public final class LoadRun: @unchecked Sendable {
         await adapter.finish(rooms: rooms)
     }
 
-    private func makePeer(label: String, tracks: [ClientPeer.Track], certificate: DTLSCertificate) async throws -> LoadPeer {
+    private func makePeer(
+        label: String, tracks: [ClientPeer.Track], certificate: DTLSCertificate, joinedAt: Instant = LoadClock.now()
+    ) async throws -> LoadPeer {
         let state = self.state
         let peer = LoadPeer(
-            loop: loop, client: ClientPeer(tracks: tracks, certificate: certificate), label: label, joinedAt: LoadClock.now(),
+            loop: loop, client: ClientPeer(tracks: tracks, certificate: certificate), label: label, joinedAt: joinedAt,
             decides: { [loop] in state.decides($0, loop: loop) })
         try await peer.bind(host: scenario.bindHost)
         try await loop.submit {
@@ -221,6 +225,9 @@ public final class LoadRun: @unchecked Sendable {
         let ticker = loop.scheduleRepeatedTask(initialDelay: .zero, delay: .milliseconds(5)) { _ in state.tick() }
         defer { ticker.cancel() }
         var ssrcBase: UInt32 = 0x1000_0000
+        // Every room's publishers first: Janus lists a feed only once its connection is up, and the server's
+        // memory between the two phases tells what subscribers cost.
+        var roomPublishers: [[(identity: String, session: any SFUSession)]] = []
         for room in rooms {
             var publishers: [(identity: String, session: any SFUSession)] = []
             var publisherPeers: [LoadPeer] = []
@@ -240,19 +247,26 @@ public final class LoadRun: @unchecked Sendable {
                 publishers.append((identity, session))
                 publisherPeers.append(peer)
             }
-            // Janus lists a feed only once its connection is up; wait for the publishers before subscribing.
             try await waitUntilConnected(publisherPeers)
+            roomPublishers.append(publishers)
+        }
+        try await Task.sleep(for: .milliseconds(500))
+        serverWithPublishers = scenario.serverPID.flatMap(ProcessStats.read)
+        for (room, publishers) in zip(rooms, roomPublishers) {
             let identities = publishers.map(\.identity)
             if scenario.publishersSubscribe {
                 for (identity, session) in publishers {
-                    try await subscribe(session, label: "\(room)/\(identity)/in", to: identities.filter { $0 != identity }, certificate: certificate)
+                    try await subscribe(
+                        session, label: "\(room)/\(identity)/in", to: identities.filter { $0 != identity }, certificate: certificate,
+                        joinedAt: LoadClock.now())
                 }
             }
             for s in 0..<scenario.subscribersPerRoom {
                 let identity = "sub-\(s)"
+                let joinedAt = LoadClock.now()
                 let session = try await adapter.join(room: room, identity: identity)
                 sessions.append(session)
-                try await subscribe(session, label: "\(room)/\(identity)", to: identities, certificate: certificate)
+                try await subscribe(session, label: "\(room)/\(identity)", to: identities, certificate: certificate, joinedAt: joinedAt)
             }
         }
         let signalled = try await loop.submit { state.peers.count }.get()
@@ -261,8 +275,11 @@ public final class LoadRun: @unchecked Sendable {
         return try await measure(serverBefore: serverBefore)
     }
 
-    private func subscribe(_ session: any SFUSession, label: String, to publishers: [String], certificate: DTLSCertificate) async throws {
-        let peer = try await makePeer(label: label, tracks: [], certificate: certificate)
+    /// A receiving peer connection for `session`; first-frame times count from `joinedAt`.
+    private func subscribe(
+        _ session: any SFUSession, label: String, to publishers: [String], certificate: DTLSCertificate, joinedAt: Instant
+    ) async throws {
+        let peer = try await makePeer(label: label, tracks: [], certificate: certificate, joinedAt: joinedAt)
         let loop = self.loop
         try await session.subscribe(to: publishers) { offer in
             try await loop.submit { try peer.answer(offer: offer) }.get()
@@ -415,7 +432,8 @@ public final class LoadRun: @unchecked Sendable {
             server.peakRSSKiB = after.peakRSSKiB
             server.rssKiB = after.rssKiB
             server.rssBeforeKiB = serverBefore?.rssKiB
-            if let before = serverBefore, streams > 0 {
+            server.rssWithPublishersKiB = serverWithPublishers?.rssKiB
+            if let before = serverWithPublishers, streams > 0 {
                 server.kibPerSubscriberStream = Double(after.rssKiB - before.rssKiB) / Double(streams)
             }
         }
@@ -439,7 +457,8 @@ public final class LoadRun: @unchecked Sendable {
         s.packetsReceived = a.packetsReceived - b.packetsReceived
         s.retransmissionsReceived = a.retransmissions - b.retransmissions
         s.lostBeforeRecovery = a.lostBefore - b.lostBefore
-        s.lostAfterRecovery = a.lostAfter - b.lostAfter
+        // Packets recovered later lower the count; an interval reports only what it added.
+        s.lostAfterRecovery = max(0, a.lostAfter - b.lostAfter)
         s.framesCompleted = a.framesCompleted - b.framesCompleted
         s.framesDecoded = a.framesDecoded - b.framesDecoded
         s.audioFramesDecoded = a.audioFramesDecoded - b.audioFramesDecoded

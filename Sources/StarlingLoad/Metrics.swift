@@ -91,7 +91,10 @@ public struct LoadReport: Codable, Sendable {
         public var peakRSSKiB: Int?
         public var rssKiB: Int?
         public var rssBeforeKiB: Int?
-        /// (RSS at the end - RSS before the run) / subscriber streams.
+        /// Resident set once every publisher was connected, before the first subscriber joined.
+        public var rssWithPublishersKiB: Int?
+        /// What subscribers cost the server: (RSS at the end - RSS with only the publishers) / subscriber
+        /// streams. It includes each subscribing participant's signaling and peer connection.
         public var kibPerSubscriberStream: Double?
     }
 
