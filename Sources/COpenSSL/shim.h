@@ -35,6 +35,9 @@ static inline uint64_t starling_dtls_srtp_options(void) {
     return SSL_OP_NO_QUERY_MTU | SSL_OP_NO_TICKET | SSL_OP_NO_RENEGOTIATION | SSL_OP_CIPHER_SERVER_PREFERENCE;
 }
 static inline long starling_BIO_reset(BIO *b) { return BIO_reset(b); }
+/* SSL_MODE_RELEASE_BUFFERS: after the handshake a DTLS-SRTP connection is idle (media goes through SRTP), so
+   its read and write buffers (about 34 KiB) are freed until a record comes. */
+static inline long starling_SSL_CTX_release_buffers(SSL_CTX *ctx) { return SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS); }
 static inline void *starling_SSL_get_app_data(const SSL *s) { return SSL_get_app_data(s); }
 static inline int starling_SSL_set_app_data(SSL *s, void *arg) { return SSL_set_app_data(s, arg); }
 #endif

@@ -25,7 +25,8 @@ public struct TransportFeedbackGenerator: Sendable {
         /// Numbers that can be pending between feedbacks; rounded up to a power of two, at most 32768.
         public var capacity: Int
 
-        public init(interval: Duration = .milliseconds(50), capacity: Int = 4096) {
+        /// The default capacity, 1024 numbers (16 KiB), is 1 s of packets at 1000 packets/s between feedbacks.
+        public init(interval: Duration = .milliseconds(50), capacity: Int = 1024) {
             self.interval = interval
             self.capacity = capacity
         }

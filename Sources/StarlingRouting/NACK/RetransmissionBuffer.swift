@@ -45,6 +45,9 @@ public final class RetransmissionBuffer {
         self.slotSize = slotSize
         self.maxAge = maxAge
         bytes = UnsafeMutableRawPointer.allocate(byteCount: count * slotSize, alignment: 16)
+        // Touch every page now: the memory is the buffer's from the start (and counted in RSS at once),
+        // rather than faulted in on the forwarding path as the ring first fills.
+        bytes.initializeMemory(as: UInt8.self, repeating: 0, count: count * slotSize)
         self.slots = UnsafeMutableBufferPointer<Slot>.allocate(capacity: count)
         self.slots.initialize(
             repeating: Slot(length: 0, sequenceNumber: 0, sentAt: Self.never, retransmittedAt: Self.never))

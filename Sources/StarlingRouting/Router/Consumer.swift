@@ -212,11 +212,12 @@ struct CopiedExtensions {
     }
 }
 
-/// What a consumer sent under each of its last 1024 sequence numbers: enough to rebuild the packet
+/// What a consumer sent under each of its last 512 sequence numbers: enough to rebuild the packet
 /// from the producer's cache (the input layer and sequence number, the outgoing timestamp and VP8
 /// fields) and to throttle retransmissions. Allocated once.
 final class SentHistory {
-    static let size = 1024
+    /// 512 forwarded packets: 2 s of a 720p layer at 2.5 Mbit/s, as long as the producer's cache keeps them.
+    static let size = 512
     struct Entry {
         var valid = false
         var outSequence: UInt16 = 0

@@ -94,6 +94,7 @@ public final class DTLSCertificate: @unchecked Sendable {
         }
         SSL_CTX_set_options(ctx, starling_dtls_srtp_options())
         _ = starling_SSL_CTX_set_session_cache_off(ctx)
+        _ = starling_SSL_CTX_release_buffers(ctx)
         // The peer must present a certificate; any certificate passes the chain check because the
         // fingerprint signalled in SDP authenticates it (RFC 5763 §5, RFC 8122 §5). Each endpoint
         // checks the fingerprint in this same callback (see DTLSEndpoint).
