@@ -6,6 +6,7 @@
 # that a wrong secret ends the run with a clear message and a non-zero exit. Bounded in time.
 #   scripts/load-smoke.sh [starling binary] [starling-load binary]
 set -euo pipefail
+. "$(dirname "$0")/wait-healthz.sh"
 BIN=${1:-.build/debug/starling}
 LOAD=${2:-.build/debug/starling-load}
 SECRET=load-smoke-secret-0123456789abcdef0123
@@ -19,11 +20,7 @@ trap 'rm -f "$LOG" "$OUT"; kill "$PID" 2>/dev/null || true' EXIT
 STARLING_HTTP_PORT=$PORT STARLING_MEDIA_UDP_PORT=$UDP STARLING_MEDIA_EVENT_LOOPS=1 STARLING_AUTH_JWT_SECRET=$SECRET \
     "$BIN" serve --config config/starling.yaml >"$LOG" 2>&1 &
 PID=$!
-for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
-    kill -0 "$PID" 2>/dev/null || { echo "starling exited early" >&2; cat "$LOG" >&2; exit 1; }
-    sleep 0.1
-done
+wait_healthz "$PORT" "$PID" "$LOG"
 
 # A wrong secret: Starling refuses the join, and starling-load says so and exits non-zero.
 if timeout 60 "$LOAD" --server "http://127.0.0.1:$PORT" --jwt-secret wrong-secret-wrong-secret-wrong-secret \

@@ -3,6 +3,7 @@
 # SIGTERM and expects a graceful exit (status 0) within the grace period. Also checks that
 # `starling check-config` accepts the shipped file and rejects a broken one. Bounded in time.
 set -euo pipefail
+. "$(dirname "$0")/wait-healthz.sh"
 BIN=${1:-.build/debug/starling}
 PORT=${SMOKE_PORT:-18080}
 LOG=$(mktemp)
@@ -18,11 +19,7 @@ done
 
 STARLING_HTTP_PORT=$PORT "$BIN" serve --config config/starling.yaml >"$LOG" 2>&1 &
 PID=$!
-for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1; then break; fi
-    kill -0 "$PID" 2>/dev/null || { echo "starling exited early" >&2; cat "$LOG" >&2; exit 1; }
-    sleep 0.1
-done
+wait_healthz "$PORT" "$PID" "$LOG"
 body=$(curl -fsS "http://127.0.0.1:$PORT/healthz")
 echo "healthz: $body"
 echo "$body" | grep -q '"status":"ok"'
