@@ -118,7 +118,7 @@ let package = Package(
 
         .testTarget(
             name: "ShimTests",
-            dependencies: ["COpenSSL", "CSRTP", "CUsrsctp", "CVPX", "COpus"]
+            dependencies: ["COpenSSL", "CSRTP", "CVPX", "COpus"]
         ),
         // Helpers shared by the test targets (a seeded generator for reproducible property tests).
         .target(name: "StarlingTestSupport", path: "Tests/StarlingTestSupport"),

@@ -1,7 +1,6 @@
 import COpenSSL
 import COpus
 import CSRTP
-import CUsrsctp
 import CVPX
 import Testing
 
@@ -31,20 +30,8 @@ import Testing
         #expect(version.hasPrefix("libopus 1."), "\(version)")
     }
 
-    /// usrsctp has no version call; this initialises it without threads (as Starling runs it) and reads a
-    /// default from its sysctl table, which only a linked, working library returns.
-    @Test func usrsctpInitialisesWithoutThreads() {
-        UsrsctpOnce.initialise()
-        #expect(usrsctp_sysctl_get_sctp_sendspace() > 0)
-    }
-}
-
-enum UsrsctpOnce {
-    static let initialised: Bool = {
-        usrsctp_init_nothreads(0, nil, nil)
-        return true
-    }()
-    static func initialise() { _ = initialised }
+    // usrsctp has no version call, and it may be initialised only once per process, by StarlingTransport's
+    // SCTPStack (with its output callback): SCTPAssociationTests prove it links and works.
 }
 
 extension UnsafePointer<CChar> {
