@@ -25,6 +25,7 @@ import Testing
             "FuzzSDP": sdp,
             "FuzzVP8": [VP8Tests.fullKeyFrame],
             "FuzzVP9": [VP9Tests.keyFrameWithSS],
+            "FuzzDCEP": [DCEPTests.openChat, [0x02], DCEPMessage.open(DataChannelOpen(label: "")).serialized()],
             "FuzzH264": [H264Tests.stapA, H264Tests.sps, H264Tests.pps],
             "FuzzAV1DD": [AV1DependencyDescriptorTests.mandatoryOnly, AV1DependencyDescriptorTests.l1t3WithStructure],
             "FuzzJWT": [
