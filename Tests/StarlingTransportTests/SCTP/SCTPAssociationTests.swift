@@ -4,17 +4,32 @@ import Testing
 /// Two `SCTPAssociation`s wired back to back in memory (what DTLS would carry), on a virtual clock: they
 /// connect, carry messages of every size class in both directions, ordered and unordered, partially reliable
 /// under loss, reset streams, and refuse what they must. usrsctp's state is process-wide, so the suite is
-/// serialized.
-@Suite(.serialized) struct SCTPAssociationTests {
+/// serialized, with the data channel tests, under one parent suite: usrsctp's timers follow one clock per
+/// process, and each test runs its own virtual one.
+@Suite(.serialized) enum SCTPTests {
+    /// Each link's virtual clock starts an hour after the previous one's: usrsctp's timers never see time go
+    /// back between tests (the suites are serialized, so no lock is needed).
+    nonisolated(unsafe) private static var lastStart: Int64 = 1_000_000_000_000
+    static func nextStart() -> Instant {
+        lastStart += 3_600_000_000_000
+        return Instant(nanoseconds: lastStart)
+    }
+}
+
+extension SCTPTests {
+@Suite struct AssociationTests {
     /// Moves packets between two associations; `drop` decides (by packet index) what is lost on the way.
     final class Link {
         let a: SCTPAssociation
         let b: SCTPAssociation
-        var now = Instant(nanoseconds: 1_000_000_000_000)
+        var now = SCTPTests.nextStart()
         var eventsA: [SCTPAssociation.Event] = []
         var eventsB: [SCTPAssociation.Event] = []
         var sent = 0
         var drop: (Int) -> Bool = { _ in false }
+        /// When set, association events go to these data channel endpoints instead of `eventsA`/`eventsB`.
+        var endpointA: DataChannelEndpoint?
+        var endpointB: DataChannelEndpoint?
 
         init(configuration: SCTPAssociation.Configuration = .init()) throws {
             a = try SCTPAssociation(configuration: configuration)
@@ -41,8 +56,8 @@ import Testing
                         if !drop(sent) { a.handlePacket(p, now: now) }
                     }
                 }
-                while let e = a.pollEvent() { eventsA.append(e) }
-                while let e = b.pollEvent() { eventsB.append(e) }
+                while let e = a.pollEvent() { if let endpointA { endpointA.handle(e) } else { eventsA.append(e) } }
+                while let e = b.pollEvent() { if let endpointB { endpointB.handle(e) } else { eventsB.append(e) } }
             }
         }
 
@@ -168,4 +183,5 @@ import Testing
         link.run(milliseconds: 200)
         #expect(link.messages(link.eventsB).map { String(decoding: $0.data, as: UTF8.self) } == ["still here"])
     }
+}
 }
