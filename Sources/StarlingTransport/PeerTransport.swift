@@ -139,11 +139,48 @@ public final class PeerTransport {
     public var localUfrags: [String] { ice.localUfrags }
 
     public var nextDeadline: Instant? {
-        switch (ice.nextDeadline, dtls.nextDeadline) {
-        case (let a?, let b?): return min(a, b)
-        case (let a?, nil): return a
-        case (nil, let b?): return b
-        case (nil, nil): return nil
+        [ice.nextDeadline, dtls.nextDeadline, sctpDeadline].compactMap { $0 }.min()
+    }
+
+    // MARK: - Data channels (RFC 8261: SCTP over this DTLS association)
+
+    /// The data channels on this transport, once `enableDataChannels` was called.
+    public private(set) var dataChannels: DataChannelEndpoint?
+    private var sctpDeadline: Instant?
+
+    /// Carries SCTP (data channels, RFC 8831) over the DTLS association: DTLS application data goes to the
+    /// association instead of `Event.applicationData`, and the association connects when DTLS does. Our
+    /// DTLS role picks the stream parity (RFC 8832 §6). `remoteMaxMessageSize` is the peer's
+    /// `a=max-message-size` (RFC 8841 §6: 65536 when absent).
+    public func enableDataChannels(
+        _ sctp: SCTPAssociation.Configuration = .init(), remoteMaxMessageSize: Int = 65_536, now: Instant
+    ) throws(SCTPError) {
+        guard dataChannels == nil else { return }
+        let association = try SCTPAssociation(configuration: sctp)
+        dataChannels = DataChannelEndpoint(
+            association: association, isDTLSClient: configuration.dtls.role == .client, remoteMaxMessageSize: remoteMaxMessageSize)
+        if state == .connected { try association.connect(now: now) }
+        sctpDeadline = association.nextDeadline(after: now)
+        drain(now: now)
+    }
+
+    /// Sends a data channel message (see `DataChannelEndpoint.send`) and hands its SCTP packets to DTLS.
+    public func sendData(_ message: DataChannelEndpoint.Message, on channel: UInt16, now: Instant) throws(DataChannelEndpoint.Failure) {
+        guard let dataChannels else { throw .noSuchChannel(channel) }
+        try dataChannels.send(message, on: channel)
+        drain(now: now)
+    }
+
+    /// Hands to DTLS what direct calls on `dataChannels` (open, close) produced.
+    public func flushDataChannels(now: Instant) { drain(now: now) }
+
+    /// Moves SCTP packets into DTLS and the association's events to the data channels.
+    private func drainSCTP(now: Instant) {
+        guard let channels = dataChannels else { return }
+        let association = channels.association
+        channels.pumpAssociation()
+        while let packet = association.pollTransmit() {
+            try? dtls.send(applicationData: packet)
         }
     }
 
@@ -225,6 +262,10 @@ public final class PeerTransport {
     public func handleTimeout(now: Instant) {
         ice.handleTimeout(now: now)
         dtls.handleTimeout(now: now)
+        if let association = dataChannels?.association, let deadline = sctpDeadline, deadline <= now {
+            association.handleTimeout(now: now)
+            sctpDeadline = association.nextDeadline(after: now)
+        }
         drain(now: now)
     }
 
@@ -294,11 +335,16 @@ public final class PeerTransport {
                         profile: keys.profile, masterKey: keys.localKey, masterSalt: keys.localSalt, direction: .outbound)
                     if state == .connecting { state = .connected }
                     events.push(.connected(keys.profile))
+                    if let association = dataChannels?.association { try? association.connect(now: now) }
                 } catch {
                     fail("SRTP setup failed: \(error)")
                 }
             case .applicationData(let data):
-                events.push(.applicationData(data))
+                if let association = dataChannels?.association {
+                    association.handlePacket(data, now: now)
+                } else {
+                    events.push(.applicationData(data))
+                }
             case .closed:
                 state = .closed
                 events.push(.closed)
@@ -306,6 +352,7 @@ public final class PeerTransport {
                 fail("DTLS failed: \(error)")
             }
         }
+        drainSCTP(now: now)
         if let destination = ice.destination ?? ice.selectedRemote {
             while let datagram = dtls.pollDatagram() {
                 transmits.push(Transmit(bytes: datagram, destination: destination))

@@ -121,6 +121,49 @@ final class PeerPair {
     }
 }
 
+extension SCTPTests {
+    /// Data channels over the whole stack: ICE, DTLS, then SCTP inside DTLS (RFC 8261) between the two
+    /// transports, with the first DTLS flights of each direction lost on the way.
+    @Suite struct DataChannelsOverDTLSTests {
+        @Test func channelsOpenAndCarryMessagesOverDTLS() throws {
+            let pair = try PeerPair()
+            var dropped = 0
+            pair.drop = { bytes, _ in
+                // Lose one DTLS application-data record (content type 23) early on: SCTP retransmits it.
+                guard bytes.first == 23, dropped < 1 else { return false }
+                dropped += 1
+                return true
+            }
+            pair.now = SCTPTests.nextStart()
+            try pair.server.enableDataChannels(remoteMaxMessageSize: 262_144, now: pair.now)
+            try pair.client.enableDataChannels(remoteMaxMessageSize: 262_144, now: pair.now)
+            pair.connect()
+            #expect(pair.server.isConnected && pair.client.isConnected)
+            pair.run(for: .milliseconds(300))
+            let client = try #require(pair.client.dataChannels), server = try #require(pair.server.dataChannels)
+            #expect(client.association.state == .connected && server.association.state == .connected)
+            let chat = try client.open(label: "chat")
+            pair.client.flushDataChannels(now: pair.now)
+            let big = [UInt8]((0..<200_000).map { UInt8(truncatingIfNeeded: $0) })
+            try pair.client.sendData(.string("hello over DTLS"), on: chat.id, now: pair.now)
+            try pair.client.sendData(.binary(big), on: chat.id, now: pair.now)
+            pair.run(for: .seconds(3))
+            var events: [DataChannelEndpoint.Event] = []
+            while let e = server.pollEvent() { events.append(e) }
+            #expect(events.contains { if case .opened(let c) = $0 { c.label == "chat" && c.id == 0 } else { false } })
+            #expect(events.contains(.message(channel: 0, .string("hello over DTLS"))))
+            #expect(events.contains(.message(channel: 0, .binary(big))))
+            #expect(dropped == 1)
+            // The server answers on the same channel.
+            try pair.server.sendData(.string("hi"), on: chat.id, now: pair.now)
+            pair.run(for: .milliseconds(200))
+            var back: [DataChannelEndpoint.Event] = []
+            while let e = client.pollEvent() { back.append(e) }
+            #expect(back.contains(.message(channel: 0, .string("hi"))))
+        }
+    }
+}
+
 @Suite struct PeerTransportTests {
     @Test(arguments: [SRTPProtectionProfile.aeadAes128Gcm, .aes128CmHmacSha1_80])
     func connectsAndCarriesMediaBothWays(profile: SRTPProtectionProfile) throws {
