@@ -62,8 +62,7 @@ public final class DataChannelEndpoint {
     /// The peer's `a=max-message-size` (65536 when absent, RFC 8841 §6.1; 0 means no limit).
     public var remoteMaxMessageSize: Int
     public private(set) var channels: [UInt16: Channel] = [:]
-    private var events: [Event] = []
-    private var eventHead = 0
+    private var events = Queue<Event>()
     private var nextID: UInt16
     private var incomingReset: Set<UInt16> = []
     private var outgoingReset: Set<UInt16> = []
@@ -201,7 +200,7 @@ public final class DataChannelEndpoint {
     public func handle(_ event: SCTPAssociation.Event) {
         switch event {
         case .connected:
-            events.append(.ready)
+            events.push(.ready)
         case .message(let stream, let ppid, let data, _):
             receive(stream: stream, ppid: ppid, data: data)
         case .messageTooLarge(let stream, let size):
@@ -226,9 +225,9 @@ public final class DataChannelEndpoint {
         case .closed(let reason):
             for id in channels.keys where channels[id]?.state != .closed {
                 channels[id]?.state = .closed
-                events.append(.closed(channel: id))
+                events.push(.closed(channel: id))
             }
-            events.append(.associationClosed(reason: reason))
+            events.push(.associationClosed(reason: reason))
         }
     }
 
@@ -237,12 +236,12 @@ public final class DataChannelEndpoint {
         incomingReset.remove(id)
         outgoingReset.remove(id)
         // The stream id is free again once both directions are reset.
-        if channels.removeValue(forKey: id) != nil { events.append(.closed(channel: id)) }
+        if channels.removeValue(forKey: id) != nil { events.push(.closed(channel: id)) }
     }
 
     private func refuse(_ stream: UInt16, _ reason: String) {
         refusedCount += 1
-        events.append(.refused(stream: stream, reason: reason))
+        events.push(.refused(stream: stream, reason: reason))
     }
 
     private func receive(stream: UInt16, ppid: UInt32, data: [UInt8]) {
@@ -260,13 +259,13 @@ public final class DataChannelEndpoint {
                 refuse(stream, "a string message that is not UTF-8")
                 return
             }
-            events.append(.message(channel: stream, .string(text)))
+            events.push(.message(channel: stream, .string(text)))
         case DataChannelPPID.binary:
-            events.append(.message(channel: stream, .binary(data)))
+            events.push(.message(channel: stream, .binary(data)))
         case DataChannelPPID.stringEmpty:
-            events.append(.message(channel: stream, .string("")))
+            events.push(.message(channel: stream, .string("")))
         case DataChannelPPID.binaryEmpty:
-            events.append(.message(channel: stream, .binary([])))
+            events.push(.message(channel: stream, .binary([])))
         default:
             refuse(stream, "unsupported payload protocol identifier \(ppid)")
         }
@@ -288,7 +287,7 @@ public final class DataChannelEndpoint {
             }
             channel.acknowledged = true
             channels[stream] = channel
-            events.append(.opened(channel))
+            events.push(.opened(channel))
         case .open(let open):
             // RFC 8832 §6: the peer uses the other parity; a stream in use cannot be opened again.
             let peerParity: UInt16 = isDTLSClient ? 1 : 0
@@ -308,19 +307,9 @@ public final class DataChannelEndpoint {
                 reliability: reliability, priority: open.priority, negotiated: false, acknowledged: true, state: .open)
             channels[stream] = channel
             try? association.send(DCEPMessage.ack.serialized(), stream: stream, ppid: DataChannelPPID.dcep)
-            events.append(.opened(channel))
+            events.push(.opened(channel))
         }
     }
 
-    public func pollEvent() -> Event? {
-        guard eventHead < events.count else { return nil }
-        defer {
-            eventHead += 1
-            if eventHead == events.count {
-                events.removeAll(keepingCapacity: true)
-                eventHead = 0
-            }
-        }
-        return events[eventHead]
-    }
+    public func pollEvent() -> Event? { events.pop() }
 }

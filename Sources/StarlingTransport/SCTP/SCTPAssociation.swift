@@ -67,9 +67,8 @@ public final class SCTPAssociation {
     public private(set) var state: State = .new
     let id: UInt
     private var socket: OpaquePointer?
-    private var transmits = TransmitQueue()
-    private var events: [Event] = []
-    private var eventHead = 0
+    private var transmits = Queue<[UInt8]>()
+    private var events = Queue<Event>()
     /// Pieces of a message not yet ended by MSG_EOR, per stream.
     private var partial: [UInt16: [UInt8]] = [:]
     private var oversized: [UInt16: Int] = [:]
@@ -162,17 +161,7 @@ public final class SCTPAssociation {
     /// The next SCTP packet to send (as DTLS application data).
     public func pollTransmit() -> [UInt8]? { transmits.pop() }
 
-    public func pollEvent() -> Event? {
-        guard eventHead < events.count else { return nil }
-        defer {
-            eventHead += 1
-            if eventHead == events.count {
-                events.removeAll(keepingCapacity: true)
-                eventHead = 0
-            }
-        }
-        return events[eventHead]
-    }
+    public func pollEvent() -> Event? { events.pop() }
 
     /// Aborts the association (SO_LINGER 0: an ABORT goes out) and frees it.
     public func close() {
@@ -182,7 +171,7 @@ public final class SCTPAssociation {
         SCTPStack.shared.unregister(id: id)
         if state != .closed {
             state = .closed
-            events.append(.closed(reason: "closed locally"))
+            events.push(.closed(reason: "closed locally"))
         }
     }
 
@@ -210,7 +199,7 @@ public final class SCTPAssociation {
             // Still discarding a message that went over the limit.
             if end {
                 oversized[stream] = nil
-                events.append(.messageTooLarge(stream: stream, size: size + count))
+                events.push(.messageTooLarge(stream: stream, size: size + count))
             } else {
                 oversized[stream] = size + count
             }
@@ -219,7 +208,7 @@ public final class SCTPAssociation {
         var message = partial.removeValue(forKey: stream) ?? []
         guard message.count + count <= configuration.maxMessageSize else {
             if end {
-                events.append(.messageTooLarge(stream: stream, size: message.count + count))
+                events.push(.messageTooLarge(stream: stream, size: message.count + count))
             } else {
                 oversized[stream] = message.count + count
             }
@@ -227,7 +216,7 @@ public final class SCTPAssociation {
         }
         message.append(contentsOf: receiveBuffer[0..<count])
         if end {
-            events.append(.message(stream: stream, ppid: ppid, data: message, unordered: unordered))
+            events.push(.message(stream: stream, ppid: ppid, data: message, unordered: unordered))
         } else {
             partial[stream] = message
         }
@@ -241,12 +230,12 @@ public final class SCTPAssociation {
             case Int32(SCTP_COMM_UP):
                 if state != .connected {
                     state = .connected
-                    events.append(.connected)
+                    events.push(.connected)
                 }
             case Int32(SCTP_COMM_LOST), Int32(SCTP_SHUTDOWN_COMP), Int32(SCTP_CANT_STR_ASSOC):
                 if state != .closed {
                     state = .closed
-                    events.append(.closed(reason: Int32(n.state) == Int32(SCTP_COMM_LOST) ? "association lost" : "association ended"))
+                    events.push(.closed(reason: Int32(n.state) == Int32(SCTP_COMM_LOST) ? "association lost" : "association ended"))
                 }
             default:
                 break
@@ -257,9 +246,9 @@ public final class SCTPAssociation {
             guard flags & Int32(SCTP_STREAM_RESET_DENIED | SCTP_STREAM_RESET_FAILED) == 0 else { return }
             if flags & Int32(SCTP_STREAM_RESET_INCOMING_SSN) != 0 {
                 for id in ids { partial[id] = nil }
-                events.append(.incomingStreamsReset(ids))
+                events.push(.incomingStreamsReset(ids))
             }
-            if flags & Int32(SCTP_STREAM_RESET_OUTGOING_SSN) != 0 { events.append(.outgoingStreamsReset(ids)) }
+            if flags & Int32(SCTP_STREAM_RESET_OUTGOING_SSN) != 0 { events.push(.outgoingStreamsReset(ids)) }
         default:
             break
         }
@@ -283,23 +272,5 @@ public enum SCTPError: Error, Hashable, Sendable, CustomStringConvertible {
         case .bufferFull: "the SCTP send buffer is full"
         case .send(let why): "SCTP send: \(why)"
         }
-    }
-}
-
-/// A FIFO of packets that reuses its storage.
-private struct TransmitQueue {
-    private var items: [[UInt8]] = []
-    private var head = 0
-    mutating func push(_ bytes: [UInt8]) { items.append(bytes) }
-    mutating func pop() -> [UInt8]? {
-        guard head < items.count else { return nil }
-        defer {
-            head += 1
-            if head == items.count {
-                items.removeAll(keepingCapacity: true)
-                head = 0
-            }
-        }
-        return items[head]
     }
 }
