@@ -64,6 +64,23 @@ import Testing
         }
     }
 
+    @Test func turnServersNeedTheirSecretAndTURNURLs() async throws {
+        let (config, ok) = try await ConfigurationLoader.validate(
+            path: nil,
+            environment: [
+                "STARLING_TURN_URLS": "turn:turn.example.com:3478?transport=udp, turns:turn.example.com:443?transport=tcp",
+                "STARLING_TURN_SECRET": "s3cret", "STARLING_TURN_CREDENTIAL_SECONDS": "3600",
+            ])
+        #expect(ok.isEmpty)
+        #expect(config.turn.urls == ["turn:turn.example.com:3478?transport=udp", "turns:turn.example.com:443?transport=tcp"])
+        #expect(config.turn.secret == "s3cret" && config.turn.credentialSeconds == 3600)
+        let (_, issues) = try await ConfigurationLoader.validate(
+            path: nil, environment: ["STARLING_TURN_URLS": "stun:stun.example.com, turn:t.example.com", "STARLING_TURN_CREDENTIAL_SECONDS": "5"])
+        #expect(Set(issues.map(\.key)) == ["turn.urls", "turn.credentialSeconds"], "\(issues)")
+        let (_, noSecret) = try await ConfigurationLoader.validate(path: nil, environment: ["STARLING_TURN_URLS": "turn:t.example.com"])
+        #expect(noSecret.map(\.key) == ["turn.secret"], "\(noSecret)")
+    }
+
     @Test func invalidEnvironmentValueIsReported() async throws {
         let (_, issues) = try await ConfigurationLoader.validate(path: nil, environment: ["STARLING_HTTP_PORT": "eighty"])
         #expect(issues == [ConfigIssue(key: "http.port", reason: "expected an integer, got 'eighty'")])

@@ -61,6 +61,42 @@ import Testing
 
     static func code(_ reply: [String: Any]) -> String? { (reply["error"] as? [String: Any])?["code"] as? String }
 
+    /// The join response carries the configured TURN servers with REST credentials for the identity; none
+    /// when TURN is not configured.
+    @Test func joinResponseCarriesTURNServers() async throws {
+        for configured in [true, false] {
+            let (_, app) = try await Self.start {
+                if configured {
+                    $0.turn.urls = ["turn:10.0.0.1:3478?transport=udp", "turns:turn.example.com:443?transport=tcp"]
+                    $0.turn.secret = "coturn-shared-secret"
+                    $0.turn.credentialSeconds = 600
+                }
+            }
+            _ = try await app.test(.live) { client in
+                try await client.ws("/rtc") { inbound, outbound, _ in
+                    var iterator = inbound.messages(maxSize: 1 << 20).makeAsyncIterator()
+                    var events: [[String: Any]] = []
+                    let before = Int64(Date().timeIntervalSince1970)
+                    let joined = try await Self.request(
+                        #"{"type":"join","id":1,"token":"\#(try Self.token(identity: "ada"))"}"#, outbound, &iterator, events: &events)
+                    let servers = try #require((joined["result"] as? [String: Any])?["iceServers"] as? [[String: Any]])
+                    guard configured else {
+                        #expect(servers.isEmpty)
+                        return
+                    }
+                    let server = try #require(servers.first)
+                    #expect(server["urls"] as? [String] == ["turn:10.0.0.1:3478?transport=udp", "turns:turn.example.com:443?transport=tcp"])
+                    let username = try #require(server["username"] as? String)
+                    let expiry = try #require(Int64(username.split(separator: ":").first ?? ""))
+                    #expect(username.hasSuffix(":ada") && (before + 600...before + 602).contains(expiry))
+                    #expect(
+                        server["credential"] as? String
+                            == TURNCredentials(secret: Array("coturn-shared-secret".utf8), user: "ada", expiresAt: expiry).password)
+                }
+            }
+        }
+    }
+
     @Test func joinPublishAndBadInput() async throws {
         let (media, app) = try await Self.start { $0.signaling.maxMessageBytes = 16 * 1024 }
         let publisherOffer = ClientPeer(

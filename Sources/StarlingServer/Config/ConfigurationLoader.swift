@@ -22,6 +22,7 @@ public enum ConfigurationLoader {
         "auth.jwtSecret", "auth.devTokens",
         "signaling.maxMessageBytes", "signaling.requestsPerSecond", "signaling.reconnectWindowSeconds",
         "rooms.maxParticipants", "rooms.emptyTimeoutSeconds", "control.apiKey",
+        "turn.urls", "turn.secret", "turn.credentialSeconds",
     ]
 
     /// Loads and validates; throws `ConfigurationError` listing every invalid field.
@@ -117,6 +118,16 @@ public enum ConfigurationLoader {
             "rooms.emptyTimeoutSeconds", default: config.rooms.emptyTimeoutSeconds, in: 1...86_400)
         config.control.apiKey = reader.string("control.apiKey", default: config.control.apiKey) { value in
             value.isEmpty || value.utf8.count >= 16 ? nil : "must be at least 16 bytes, or empty (control API off)"
+        }
+        config.turn.urls = reader.stringArray("turn.urls", default: config.turn.urls) { url in
+            let lower = url.lowercased()
+            return lower.hasPrefix("turn:") || lower.hasPrefix("turns:") ? nil : "must be a turn: or turns: URL (RFC 7065)"
+        }
+        config.turn.secret = reader.string("turn.secret", default: config.turn.secret) { _ in nil }
+        config.turn.credentialSeconds = reader.int(
+            "turn.credentialSeconds", default: config.turn.credentialSeconds, in: 60...(7 * 86_400))
+        if !config.turn.urls.isEmpty && config.turn.secret.isEmpty {
+            reader.issues.append(ConfigIssue(key: "turn.secret", reason: "turn.urls need the TURN server's shared secret"))
         }
         config.log.level = reader.logLevel("log.level", default: config.log.level)
         config.shutdown.gracePeriodSeconds = reader.double(

@@ -98,7 +98,21 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// TURN servers for participants behind firewalls (coturn with `use-auth-secret`): every join response
+    /// carries them with credentials in the TURN REST form (`TURNCredentials`).
+    public struct TURN: Sendable, Equatable {
+        /// `turn:` and `turns:` URLs (RFC 7065), e.g. `turn:turn.example.com:3478?transport=udp`,
+        /// `turns:turn.example.com:443?transport=tcp`. Empty: no TURN servers are given out.
+        public var urls: [String] = []
+        /// coturn's `static-auth-secret`.
+        public var secret: String = ""
+        /// How long the credentials of a join stay valid.
+        public var credentialSeconds: Int = 86_400
+        public init() {}
+    }
+
     public var http = HTTP()
+    public var turn = TURN()
     public var auth = Auth()
     public var signaling = Signaling()
     public var rooms = Rooms()

@@ -39,7 +39,7 @@ public func buildApplication(
             media: media, verifier: secret.flatMap { try? JSONWebToken.Verifier(secret: $0) },
             maxMessageBytes: configuration.signaling.maxMessageBytes,
             requestsPerSecond: configuration.signaling.requestsPerSecond,
-            reconnectWindow: .seconds(configuration.signaling.reconnectWindowSeconds))
+            reconnectWindow: .seconds(configuration.signaling.reconnectWindowSeconds), turn: configuration.turn)
         let control = ControlAPI(
             media: media, apiKey: configuration.control.apiKey, tokenSecret: secret,
             maxMessageBytes: configuration.signaling.maxMessageBytes)

@@ -13,6 +13,16 @@ struct SignalingSettings: Sendable {
     var requestsPerSecond: Int
     /// How long a participant whose WebSocket dropped waits in its room to resume.
     var reconnectWindow: Duration = .seconds(20)
+    var turn = StarlingConfiguration.TURN()
+
+    /// The `iceServers` of a join response: the configured TURN URLs with credentials for `identity` in
+    /// coturn's REST form (draft-uberti-behave-turn-rest-00 §2.2), valid `turn.credentialSeconds`.
+    func iceServers(identity: String, now: Int64) -> [[String: Any]] {
+        guard !turn.urls.isEmpty, !turn.secret.isEmpty else { return [] }
+        let credentials = TURNCredentials(
+            secret: Array(turn.secret.utf8), user: identity, expiresAt: now + Int64(turn.credentialSeconds))
+        return [["urls": turn.urls, "username": credentials.username, "credential": credentials.password]]
+    }
 }
 
 /// One participant's `/rtc` WebSocket (issue 6, docs/PROTOCOL.md): requests are decoded with
@@ -190,6 +200,7 @@ struct SignalingSession {
             "participant": result.participant.json, "room": ["name": claims.room],
             "participants": result.participants.map(\.json), "tracks": result.tracks.map(\.json),
             "resumed": result.resumed,
+            "iceServers": settings.iceServers(identity: claims.identity, now: Int64(Date().timeIntervalSince1970)),
         ]
         if result.resumed { response["ownTracks"] = result.ownTracks.map(\.json) }
         return response
