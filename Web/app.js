@@ -72,6 +72,7 @@ const rt = {
   ws: null,
   nextRequestId: 1,
   pending: new Map(), // request id -> {resolve, reject, type, timer}
+  iceServers: [], // TURN servers from the join response
   pub: null, // publishing RTCPeerConnection
   sub: null, // subscribing RTCPeerConnection
   localStream: null,
@@ -268,6 +269,7 @@ async function join(room, name) {
     rt.sub = newSubscriber();
     const result = await request("join", { token });
     rt.token = token;
+    useIceServers(result.iceServers);
     state.me = result.participant;
     state.phase = "joined";
     for (const p of result.participants || []) addParticipant(p);
@@ -311,6 +313,7 @@ async function reconnect() {
     try {
       await connectSignaling();
       const result = await request("join", { token: rt.token, reconnect: true }, 10000);
+      useIceServers(result.iceServers);
       state.phase = "joined";
       state.participants = {};
       state.tracks = {};
@@ -353,8 +356,14 @@ async function restartMedia() {
   if (rt.camera || rt.microphone) await enqueuePublish(() => publishInitial());
 }
 
+/** The TURN servers of the join response (fresh credentials on every join), for both connections. */
+function useIceServers(servers) {
+  rt.iceServers = Array.isArray(servers) ? servers : [];
+  if (rt.sub) rt.sub.setConfiguration({ iceServers: rt.iceServers });
+}
+
 function newSubscriber() {
-  const pc = new RTCPeerConnection({ iceServers: [] });
+  const pc = new RTCPeerConnection({ iceServers: rt.iceServers || [] });
   pc.ontrack = onRemoteTrack;
   pc.onconnectionstatechange = () => { log(`subscriber ${pc.connectionState}`); updateStatus(); };
   return pc;
@@ -420,7 +429,7 @@ function enqueuePublish(fn) {
 }
 
 async function publishInitial() {
-  rt.pub = new RTCPeerConnection({ iceServers: [] });
+  rt.pub = new RTCPeerConnection({ iceServers: rt.iceServers || [] });
   rt.pub.onconnectionstatechange = () => { log(`publisher ${rt.pub?.connectionState}`); updateStatus(); };
   if (rt.microphone) {
     rt.microphone.transceiver = rt.pub.addTransceiver(rt.microphone.track, { direction: "sendonly", streams: [rt.localStream] });
