@@ -213,6 +213,14 @@ public enum DataEnvelope {
         case badText
     }
 
+    /// Checks the three header bytes both directions share (version, flags, count or length) and returns
+    /// the text flag.
+    static func readHeader(_ bytes: [UInt8]) throws(Failure) -> Bool {
+        guard bytes.count >= 3 else { throw .truncated }
+        guard bytes[0] == version else { throw .unsupportedVersion(bytes[0]) }
+        return bytes[1] & 0x01 != 0
+    }
+
     public struct Outgoing: Hashable, Sendable {
         public var targets: [String]
         public var isText: Bool
@@ -225,9 +233,7 @@ public enum DataEnvelope {
         }
 
         public init(parsing bytes: [UInt8]) throws(Failure) {
-            guard bytes.count >= 3 else { throw .truncated }
-            guard bytes[0] == DataEnvelope.version else { throw .unsupportedVersion(bytes[0]) }
-            isText = bytes[1] & 0x01 != 0
+            isText = try DataEnvelope.readHeader(bytes)
             var at = 3
             var targets: [String] = []
             for _ in 0..<Int(bytes[2]) {
@@ -268,9 +274,7 @@ public enum DataEnvelope {
         }
 
         public init(parsing bytes: [UInt8]) throws(Failure) {
-            guard bytes.count >= 3 else { throw .truncated }
-            guard bytes[0] == DataEnvelope.version else { throw .unsupportedVersion(bytes[0]) }
-            isText = bytes[1] & 0x01 != 0
+            isText = try DataEnvelope.readHeader(bytes)
             let length = Int(bytes[2])
             guard 3 + length <= bytes.count,
                 let sender = String(validating: bytes[3..<(3 + length)], as: UTF8.self)
