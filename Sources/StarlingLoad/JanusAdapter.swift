@@ -142,7 +142,6 @@ actor JanusLink {
     private var nextTransaction = 1
     private var waiting: [String: CheckedContinuation<JSONValue, any Error>] = [:]
     private var poller: Task<Void, Never>?
-    private var pollFailure: String?
 
     init(http: HTTPClient, base: String) {
         self.http = http
@@ -191,8 +190,8 @@ actor JanusLink {
                     guard let value = JSONValue(parsing: String(buffer: body)) else { continue }
                     await self?.deliver(value.array ?? [value])
                 } catch {
+                    // A failed poll is retried; a request whose event never comes times out on its own.
                     if Task.isCancelled { return }
-                    await self?.pollFailed("\(error)")
                     try? await Task.sleep(for: .milliseconds(100))
                 }
             }
@@ -206,8 +205,6 @@ actor JanusLink {
         for (_, w) in waiting { w.resume(throwing: LoadFailure("the Janus session ended")) }
         waiting.removeAll()
     }
-
-    private func pollFailed(_ why: String) { pollFailure = why }
 
     private func deliver(_ events: [JSONValue]) {
         for event in events {

@@ -53,12 +53,9 @@ enum RTPWriter {
     ) -> Int {
         p[0] = 0x80 | 0x10  // V=2, X
         p[1] = (marker ? 0x80 : 0) | (payloadType & 0x7F)
-        p[2] = UInt8(truncatingIfNeeded: sequenceNumber >> 8)
-        p[3] = UInt8(truncatingIfNeeded: sequenceNumber)
-        for i in 0..<4 {
-            p[4 + i] = UInt8(truncatingIfNeeded: timestamp >> (24 - 8 * UInt32(i)))
-            p[8 + i] = UInt8(truncatingIfNeeded: ssrc >> (24 - 8 * UInt32(i)))
-        }
+        RTPHeader.setSequenceNumber(sequenceNumber, in: p)
+        RTPHeader.setTimestamp(timestamp, in: p)
+        RTPHeader.setSSRC(ssrc, in: p)
         p[12] = 0xBE
         p[13] = 0xDE
         p[14] = 0

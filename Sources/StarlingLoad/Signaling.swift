@@ -42,6 +42,8 @@ public struct StarlingAdapter: SFUAdapter {
     /// http://host:port of the server.
     let base: URL
     let tokens: Tokens
+    /// With `.controlAPI`: one control connection asks for every participant's token.
+    private let control: ControlTokens?
 
     public init(server: String, tokens: Tokens) throws {
         guard let url = URL(string: server), let scheme = url.scheme, scheme == "http" || scheme == "ws", url.host != nil else {
@@ -49,6 +51,11 @@ public struct StarlingAdapter: SFUAdapter {
         }
         base = url
         self.tokens = tokens
+        if case .controlAPI(let apiKey) = tokens {
+            control = ControlTokens(url: "ws://\(url.host ?? "127.0.0.1"):\(url.port ?? 8080)/control", apiKey: apiKey)
+        } else {
+            control = nil
+        }
     }
 
     private func websocketURL(_ path: String) -> String {
@@ -56,7 +63,7 @@ public struct StarlingAdapter: SFUAdapter {
     }
 
     public func prepare(rooms: [String]) async throws {}
-    public func finish(rooms: [String]) async {}
+    public func finish(rooms: [String]) async { await control?.close() }
 
     func token(room: String, identity: String) async throws -> String {
         switch tokens {
@@ -65,15 +72,9 @@ public struct StarlingAdapter: SFUAdapter {
             let claims = JSONWebToken.Claims(
                 room: room, identity: identity, grants: .all, expiresAt: now + 3600, issuedAt: now)
             return try JSONWebToken.sign(claims: claims, secret: Array(secret.utf8))
-        case .controlAPI(let apiKey):
-            let control: ControlClient
-            do {
-                control = try await ControlClient.connect(url: websocketURL("/control"), apiKey: apiKey)
-            } catch {
-                throw LoadFailure("cannot reach Starling's control API at \(websocketURL("/control")): \(error)")
-            }
-            defer { control.close() }
-            return try await control.createToken(room: room, identity: identity)
+        case .controlAPI:
+            guard let control else { throw LoadFailure("no control API connection") }
+            return try await control.token(room: room, identity: identity)
         }
     }
 
@@ -92,6 +93,35 @@ public struct StarlingAdapter: SFUAdapter {
             throw LoadFailure("Starling refused \(identity)'s join: \(failure)")
         }
         return StarlingSession(client: client)
+    }
+}
+
+/// The control API connection that asks Starling for join tokens, opened on first use and kept for the run.
+actor ControlTokens {
+    let url: String
+    let apiKey: String
+    private var client: ControlClient?
+
+    init(url: String, apiKey: String) {
+        self.url = url
+        self.apiKey = apiKey
+    }
+
+    func token(room: String, identity: String) async throws -> String {
+        if client == nil {
+            do {
+                client = try await ControlClient.connect(url: url, apiKey: apiKey)
+            } catch {
+                throw LoadFailure("cannot reach Starling's control API at \(url): \(error)")
+            }
+        }
+        guard let client else { throw LoadFailure("no control API connection") }
+        return try await client.createToken(room: room, identity: identity)
+    }
+
+    func close() {
+        client?.close()
+        client = nil
     }
 }
 
