@@ -65,6 +65,10 @@ const state = {
   errors: [],
   subscriberRevision: 0,
   mids: {}, // subscriber mid -> trackId (current offer)
+  chat: [], // {from, name, text, own, at}
+  transfers: {}, // transfer id -> {id, name, size, done, direction, from, state}
+  files: [], // received files: {id, name, size, from, sha256, expected, verified}
+  dataReady: false,
 };
 
 // Runtime objects that are not plain data.
@@ -87,6 +91,8 @@ const rt = {
   prevBytes: new Map(), // stats id -> {bytes, at}
   speakerEvents: false, // true once the server sent activeSpeaker (then audio levels are not used)
   token: null, // kept for resuming after a dropped WebSocket
+  dc: { reliable: null, lossy: null }, // the relay channels Starling opens on the subscribing connection
+  dataLimits: null, // from the join response: maxMessageBytes, bytesPerSecond, ...
   speakerHold: 0,
 };
 
@@ -219,6 +225,11 @@ function onEvent(msg) {
       notify(`You were removed from the room${msg.reason ? `: ${msg.reason}` : ""}`, "error");
       teardown("left");
       break;
+    case "dataError":
+      notify(msg.reason === "reliable_overflow"
+        ? "Messages to you arrived faster than your connection took them; some were lost"
+        : `A message was refused: ${msg.reason}${msg.limit ? ` (limit ${msg.limit})` : ""}`, "error");
+      break;
     default:
       log(`unknown event ${msg.type}`);
   }
@@ -267,9 +278,10 @@ async function join(room, name) {
     updateSelfTile(); // own preview while connecting
     await connectSignaling();
     rt.sub = newSubscriber();
-    const result = await request("join", { token });
+    const result = await request("join", { token, data: true });
     rt.token = token;
     useIceServers(result.iceServers);
+    rt.dataLimits = result.data || null;
     state.me = result.participant;
     state.phase = "joined";
     for (const p of result.participants || []) addParticipant(p);
@@ -365,6 +377,7 @@ function useIceServers(servers) {
 function newSubscriber() {
   const pc = new RTCPeerConnection({ iceServers: rt.iceServers || [] });
   pc.ontrack = onRemoteTrack;
+  pc.ondatachannel = (e) => onDataChannel(e.channel);
   pc.onconnectionstatechange = () => { log(`subscriber ${pc.connectionState}`); updateStatus(); };
   return pc;
 }
@@ -379,6 +392,12 @@ function teardown(phase) {
   if (ws && ws.readyState <= WebSocket.OPEN) ws.close();
   for (const pc of [rt.pub, rt.sub]) if (pc) pc.close();
   rt.pub = rt.sub = null;
+  rt.dc = { reliable: null, lossy: null };
+  state.dataReady = false;
+  state.chat = [];
+  state.transfers = {};
+  $("chat-messages").textContent = "";
+  $("transfers").textContent = "";
   for (const t of rt.localStream?.getTracks() || []) t.stop();
   if (rt.screen) rt.screen.track.stop();
   rt.localStream = rt.camera = rt.microphone = rt.screen = null;
@@ -936,6 +955,20 @@ function initForm() {
   $("cam-button").onclick = () => toggleCamera().catch(() => {});
   $("screen-button").onclick = () => (rt.screen ? stopScreen() : shareScreen()).catch(() => {});
   $("leave-button").onclick = () => leave();
+  $("chat-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    try {
+      sendChat($("chat-input").value);
+      $("chat-input").value = "";
+    } catch (err) {
+      notify(err.message, "error");
+    }
+  });
+  $("file-input").addEventListener("change", () => {
+    const file = $("file-input").files[0];
+    $("file-input").value = "";
+    if (file) sendFile(file).catch((err) => notify(`Sending ${file.name} failed: ${err.message}`, "error"));
+  });
   // Leave explicitly when the page goes away: a bare close would keep us in the room for the reconnect window.
   window.addEventListener("pagehide", () => {
     if (rt.ws?.readyState === WebSocket.OPEN) {
@@ -946,6 +979,234 @@ function initForm() {
   });
   // Probe whether the server issues development tokens, to show the token field up front if not.
   fetch("/dev/token").then((r) => { if (r.status === 404) $("token-field").hidden = false; }).catch(() => {});
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Data channels: chat and file sharing (docs/PROTOCOL.md, "Data channels"). Starling opens two channels on the
+// subscribing connection; every message is wrapped in its envelope: to the server [1, flags, n targets,
+// (len, identity)*, payload], from the server [1, flags, len, sender identity, payload]; flags bit 0 = UTF-8 text.
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder();
+const CHUNK = 16 * 1024;
+
+function encodeEnvelope(payload, targets = []) {
+  const isText = typeof payload === "string";
+  const body = isText ? utf8.encode(payload) : new Uint8Array(payload);
+  const names = targets.map((t) => utf8.encode(t)).filter((n) => n.length > 0 && n.length < 256);
+  const size = 3 + names.reduce((n, t) => n + 1 + t.length, 0) + body.length;
+  const out = new Uint8Array(size);
+  out.set([1, isText ? 1 : 0, names.length]);
+  let at = 3;
+  for (const n of names) { out[at++] = n.length; out.set(n, at); at += n.length; }
+  out.set(body, at);
+  return out;
+}
+
+function decodeEnvelope(buffer) {
+  const bytes = new Uint8Array(buffer);
+  if (bytes.length < 3 || bytes[0] !== 1) throw new Error("not a Starling data envelope");
+  const n = bytes[2];
+  const sender = fromUtf8.decode(bytes.subarray(3, 3 + n));
+  const payload = bytes.subarray(3 + n);
+  return { sender, isText: (bytes[1] & 1) === 1, payload };
+}
+
+function onDataChannel(channel) {
+  channel.binaryType = "arraybuffer";
+  const which = channel.label === (rt.dataLimits?.lossyLabel || "starling.lossy") ? "lossy" : "reliable";
+  rt.dc[which] = channel;
+  channel.onopen = updateDataStatus;
+  channel.onclose = () => {
+    if (rt.dc[which] === channel) rt.dc[which] = null;
+    if (which === "reliable") {
+      for (const t of Object.values(state.transfers)) {
+        if (t.state === "receiving" || t.state === "sending") { t.state = "failed"; renderTransfer(t); }
+      }
+    }
+    updateDataStatus();
+  };
+  channel.onmessage = (e) => {
+    try {
+      onDataMessage(decodeEnvelope(typeof e.data === "string" ? utf8.encode(e.data) : e.data));
+    } catch (err) {
+      log(`data: ${err.message}`);
+    }
+  };
+  updateDataStatus();
+}
+
+function updateDataStatus() {
+  state.dataReady = rt.dc.reliable?.readyState === "open";
+  const el = $("chat-status");
+  el.textContent = state.dataReady ? "chat and files ready" : "data channels connecting…";
+  el.classList.toggle("ready", state.dataReady);
+}
+
+function nameOf(identity) {
+  if (!identity) return "server";
+  const p = Object.values(state.participants).find((q) => q.identity === identity);
+  return p ? p.name || p.identity : identity;
+}
+
+function onDataMessage({ sender, isText, payload }) {
+  if (!isText) return receiveChunk(sender, payload);
+  let msg;
+  try { msg = JSON.parse(fromUtf8.decode(payload)); } catch { msg = { t: "chat", text: fromUtf8.decode(payload) }; }
+  if (msg.t === "chat") addChat(sender, String(msg.text ?? ""), false);
+  else if (msg.t === "file") startIncoming(sender, msg);
+  else if (msg.t === "file-end") finishIncoming(sender, msg);
+}
+
+function addChat(from, text, own) {
+  const entry = { from, name: own ? "you" : nameOf(from), text, own, at: Date.now() };
+  state.chat.push(entry);
+  const li = document.createElement("li");
+  if (own) li.className = "own";
+  const who = document.createElement("span");
+  who.className = "from";
+  who.textContent = entry.name;
+  li.append(who, document.createTextNode(text));
+  $("chat-messages").append(li);
+  li.scrollIntoView({ block: "end" });
+}
+
+function dataSend(payload, targets = []) {
+  const ch = rt.dc.reliable;
+  if (!ch || ch.readyState !== "open") throw new Error("the data channel is not open yet");
+  ch.send(encodeEnvelope(payload, targets));
+}
+
+function sendChat(text) {
+  text = String(text).trim();
+  if (!text) return;
+  dataSend(JSON.stringify({ t: "chat", text }));
+  addChat(state.me?.identity, text, true);
+}
+
+/** Waits until the reliable channel's own buffer has room (backpressure). */
+function drained(ch, below) {
+  if (ch.bufferedAmount <= below) return Promise.resolve();
+  return new Promise((resolve) => {
+    ch.bufferedAmountLowThreshold = below;
+    const done = () => { ch.removeEventListener("bufferedamountlow", done); resolve(); };
+    ch.addEventListener("bufferedamountlow", done);
+  });
+}
+
+function hex(buffer) {
+  return [...new Uint8Array(buffer)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Sends a file (a File or {name, type, bytes}) to everyone in the room now: an offer (name, size, SHA-256), 16 KiB
+ * binary chunks, an end marker, all on the reliable channel, paced under the server's per-sender rate.
+ */
+async function sendFile(file) {
+  const bytes = file.bytes ? new Uint8Array(file.bytes) : new Uint8Array(await file.arrayBuffer());
+  const targets = Object.values(state.participants).map((p) => p.identity);
+  if (!targets.length) throw new Error("nobody else is in the room");
+  const id = hex(crypto.getRandomValues(new Uint8Array(8)));
+  const sha256 = hex(await crypto.subtle.digest("SHA-256", bytes));
+  const t = { id, name: file.name, size: bytes.length, done: 0, direction: "out", state: "sending", sha256, targets };
+  state.transfers[id] = t;
+  renderTransfer(t);
+  dataSend(JSON.stringify({ t: "file", id, name: file.name, size: bytes.length, type: file.type || "", sha256 }), targets);
+  const rate = 0.75 * (rt.dataLimits?.bytesPerSecond || 4 << 20);
+  const started = performance.now();
+  const idBytes = utf8.encode(id);
+  for (let at = 0, index = 0; at < bytes.length; at += CHUNK, index++) {
+    const ch = rt.dc.reliable;
+    if (!ch || ch.readyState !== "open" || t.state !== "sending") { t.state = "failed"; renderTransfer(t); throw new Error("the transfer was cut off"); }
+    await drained(ch, 256 * 1024);
+    // Stay under the server's rate limit: a refused chunk would be lost.
+    const due = started + (at / rate) * 1000;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    const piece = bytes.subarray(at, Math.min(at + CHUNK, bytes.length));
+    const chunk = new Uint8Array(1 + idBytes.length + 4 + piece.length);
+    chunk[0] = idBytes.length;
+    chunk.set(idBytes, 1);
+    new DataView(chunk.buffer).setUint32(1 + idBytes.length, index);
+    chunk.set(piece, 5 + idBytes.length);
+    dataSend(chunk, targets);
+    t.done = at + piece.length;
+    renderTransfer(t);
+  }
+  dataSend(JSON.stringify({ t: "file-end", id }), targets);
+  t.state = "sent";
+  renderTransfer(t);
+  return { id, sha256, size: bytes.length };
+}
+
+function startIncoming(from, msg) {
+  const id = String(msg.id);
+  state.transfers[id] = {
+    id, name: String(msg.name || "file"), size: Number(msg.size) || 0, type: String(msg.type || ""), done: 0, direction: "in",
+    state: "receiving", from, expected: String(msg.sha256 || ""), chunks: [], next: 0,
+  };
+  renderTransfer(state.transfers[id]);
+  addChat(from, `is sending ${msg.name} (${Math.round((Number(msg.size) || 0) / 1024)} KiB)`, false);
+}
+
+function receiveChunk(from, payload) {
+  const n = payload[0];
+  const id = fromUtf8.decode(payload.subarray(1, 1 + n));
+  const t = state.transfers[id];
+  if (!t || t.direction !== "in" || t.state !== "receiving" || t.from !== from) return;
+  const index = new DataView(payload.buffer, payload.byteOffset + 1 + n, 4).getUint32(0);
+  if (index !== t.next) { t.state = "failed"; renderTransfer(t); return; }
+  t.next++;
+  const piece = payload.slice(5 + n);
+  t.chunks.push(piece);
+  t.done += piece.length;
+  renderTransfer(t);
+}
+
+async function finishIncoming(from, msg) {
+  const t = state.transfers[String(msg.id)];
+  if (!t || t.direction !== "in" || t.from !== from || t.state !== "receiving") return;
+  const blob = new Blob(t.chunks, { type: t.type || "application/octet-stream" });
+  t.chunks = [];
+  const sha256 = hex(await crypto.subtle.digest("SHA-256", await blob.arrayBuffer()));
+  const verified = sha256 === t.expected && blob.size === t.size;
+  t.state = verified ? "received" : "corrupt";
+  t.url = URL.createObjectURL(blob);
+  state.files.push({ id: t.id, name: t.name, size: blob.size, from, sha256, expected: t.expected, verified });
+  renderTransfer(t);
+  // Save it: the browser's download of the verified file.
+  if (verified) {
+    const a = document.createElement("a");
+    a.href = t.url;
+    a.download = t.name;
+    document.body.append(a);
+    a.click();
+    a.remove();
+  }
+}
+
+function renderTransfer(t) {
+  let el = document.getElementById(`transfer-${t.id}`);
+  if (!el) {
+    el = document.createElement("div");
+    el.id = `transfer-${t.id}`;
+    el.className = "transfer";
+    el.innerHTML = '<div class="label"></div><progress max="1" value="0"></progress>';
+    $("transfers").append(el);
+  }
+  const label = el.querySelector(".label");
+  const what = t.direction === "out" ? `Sending ${t.name}` : `${t.name} from ${nameOf(t.from)}`;
+  const pct = t.size ? Math.floor((t.done / t.size) * 100) : 100;
+  label.textContent = `${what}: ${t.state === "receiving" || t.state === "sending" ? `${pct}%` : t.state}`;
+  if (t.url && !label.querySelector("a")) {
+    const a = document.createElement("a");
+    a.href = t.url;
+    a.download = t.name;
+    a.textContent = " save";
+    label.append(a);
+  }
+  el.querySelector("progress").value = t.size ? t.done / t.size : 1;
+  el.classList.toggle("bad", t.state === "failed" || t.state === "corrupt");
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -966,6 +1227,12 @@ window.starling = {
   join, leave, shareScreen, stopScreen, toggleMic, toggleCamera,
   /** Closes the WebSocket without leaving (as a network drop would): the page reconnects and resumes. */
   dropSignaling() { rt.ws?.close(); },
+  sendChat,
+  /** Sends {name, bytes} (an array or typed array) as a file; resolves with {id, sha256, size} once all is handed over. */
+  sendFile: (f) => sendFile(f),
+  chat() { return state.chat.map(({ from, text, own }) => ({ from, text, own })); },
+  files() { return state.files; },
+  transfers() { return Object.values(state.transfers).map(({ chunks, url, ...t }) => t); },
   setMicMuted: (m) => setMuted("microphone", m),
   setCameraMuted: (m) => setMuted("camera", m),
 };

@@ -250,7 +250,8 @@ public final class ClientPeer {
             transport.restartICE(local: localCredentials, remote: remote, now: now)
             transportCredentials = localCredentials
         }
-        if transport == nil {
+        // Nothing accepted yet (say, only a data channel line we do not take): no transport until something is.
+        if transport == nil, !bundled.isEmpty {
             let candidates = Self.udpCandidates(of: first)
             guard !candidates.isEmpty else { throw ClientError.badAnswer("the offer has no UDP candidate") }
             try makeTransport(

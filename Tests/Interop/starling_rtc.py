@@ -213,6 +213,13 @@ class Participant:
         self._tasks = []
         self._closed = asyncio.Event()
         self._offer_applied = asyncio.Condition()
+        # Data channels (issue 9): channels the server opened on the subscribing connection, by label, and what
+        # arrived on them as (sender identity, payload bytes or str, label, arrival time).
+        self.data_channels = {}
+        self.data_received = []
+        self.data_arrived = asyncio.Event()
+        self.data_closed = []       # labels of channels that closed
+        self.data_opened = 0        # channels the server opened (a reset reliable channel opens again)
 
     # ---------------------------------------------------------------- WebSocket
 
@@ -449,6 +456,7 @@ class Participant:
                     loopback_only()
                     self.sub = new_peer_connection()
                     self.sub.on("track", self._on_track)
+                    self.sub.on("datachannel", self._on_datachannel)
                 lines = parse_mlines(offer["sdp"])
                 for line in lines:
                     self.mlines[line["mid"]] = line
@@ -471,6 +479,54 @@ class Participant:
                 self.offer_errors.append(f"revision {offer.get('revision')}: {type(e).__name__}: {e}")
                 async with self._offer_applied:
                     self._offer_applied.notify_all()
+
+    # ---------------------------------------------------------------- data channels
+
+    def _on_datachannel(self, channel):
+        self.data_channels[channel.label] = channel
+        self.data_opened += 1
+
+        @channel.on("message")
+        def on_message(message):
+            raw = message.encode() if isinstance(message, str) else message
+            sender, is_text, payload = decode_incoming(raw)
+            self.data_received.append((sender, payload.decode() if is_text else payload, channel.label, time.monotonic()))
+            self.data_arrived.set()
+
+        @channel.on("close")
+        def on_close():
+            self.data_closed.append(channel.label)
+
+    async def data_ready(self, timeout=15):
+        """Waits until both relay channels are open."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(self.data_channels.get(l) is not None and self.data_channels[l].readyState == "open"
+                   for l in ("starling.reliable", "starling.lossy")):
+                return
+            await asyncio.sleep(0.05)
+        raise TimeoutError(f"{self.label}: data channels not open: {list(self.data_channels)}")
+
+    def send_data(self, payload, targets=(), reliable=True, channel=None):
+        """Sends a message (str: text, bytes: binary) to everyone else or to `targets` (identities)."""
+        ch = channel or self.data_channels["starling.reliable" if reliable else "starling.lossy"]
+        ch.send(encode_outgoing(payload, targets))
+
+    async def wait_data(self, count, timeout=20, predicate=None):
+        """Waits until `count` messages (matching `predicate`) arrived; returns them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = [m for m in self.data_received if predicate is None or predicate(m)]
+            if len(got) >= count:
+                return got
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise TimeoutError(f"{self.label}: {len(got)} of {count} data messages")
+            self.data_arrived.clear()
+            try:
+                await asyncio.wait_for(self.data_arrived.wait(), min(remaining, 0.5))
+            except asyncio.TimeoutError:
+                pass
 
     def track_key(self, mid, fallback):
         """The trackId of what m-line `mid` carries now: the offer's `mids` map if it had one, else its msid."""
@@ -538,3 +594,48 @@ class Participant:
 
     def frames_by_track(self):
         return {k: r.as_dict() for k, r in sorted(self.received.items())}
+
+
+# ---------------------------------------------------------------- the data envelope (docs/PROTOCOL.md)
+
+def encode_outgoing(payload, targets=()):
+    """version 1, flags (bit 0: text), target count, each target as length + UTF-8, then the payload."""
+    is_text = isinstance(payload, str)
+    body = payload.encode() if is_text else bytes(payload)
+    out = bytearray([1, 1 if is_text else 0, len(targets)])
+    for t in targets:
+        name = t.encode()
+        out += bytes([len(name)]) + name
+    return bytes(out + body)
+
+
+def decode_incoming(raw):
+    """version 1, flags, sender identity as length + UTF-8, then the payload -> (sender, is_text, payload bytes)."""
+    if len(raw) < 3 or raw[0] != 1:
+        raise ValueError(f"not a Starling data envelope: {raw[:8]!r}")
+    n = raw[2]
+    return raw[3:3 + n].decode(), bool(raw[1] & 1), bytes(raw[3 + n:])
+
+
+def impair(pc, loss=0.0, seed=1):
+    """Drops a share of the datagrams `pc` sends and receives (its ICE transport), and all of them while
+    `state['stalled']` is set. Returns the state dict."""
+    import random
+    rng = random.Random(seed)
+    ice = pc.sctp.transport.transport
+    send, recv = ice._send, ice._recv
+    state = {"stalled": False, "loss": loss}
+
+    async def lossy_send(data):
+        if state["stalled"] or rng.random() < state["loss"]:
+            return
+        await send(data)
+
+    async def lossy_recv():
+        while True:
+            data = await recv()
+            if not state["stalled"] and rng.random() >= state["loss"]:
+                return data
+
+    ice._send, ice._recv = lossy_send, lossy_recv
+    return state

@@ -22,6 +22,7 @@ import Testing
         let cases: [(String, SignalingRequest)] = [
             (#"{"type":"join","id":1,"token":"a.b.c"}"#, .join(token: "a.b.c", reconnect: false)),
             (#"{"type":"join","id":1,"token":"a.b.c","reconnect":true}"#, .join(token: "a.b.c", reconnect: true)),
+            (#"{"type":"join","id":1,"token":"a.b.c","data":true}"#, .join(token: "a.b.c", reconnect: false, data: true)),
             (
                 #"{"type":"publish","id":"p1","sdp":"v=0","tracks":[{"mid":"0","source":"microphone"},{"mid":"1","source":"camera","name":"Cam"}]}"#,
                 .publish(

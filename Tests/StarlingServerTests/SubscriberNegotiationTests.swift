@@ -133,11 +133,64 @@ import Testing
         var extra = try SessionDescription(parsing: try Self.answer(to: offer.sdp))
         extra.media.append(extra.media[0])
         #expect(throws: SubscriberNegotiation.Failure.self) { try n.apply(answer: extra.serialized(), codecKinds: [:]) }
-        // The only line rejected: no ICE credentials to take from the answer.
+        // The only line rejected: nothing to consume and no transport yet (the client's credentials are not
+        // learned from a rejected line).
         var rejected = try SessionDescription(parsing: try Self.answer(to: offer.sdp))
         rejected.media[0].port = 0
-        #expect(throws: SubscriberNegotiation.Failure.self) {
-            try n.apply(answer: rejected.serialized(), codecKinds: [ProducerID(1): .vp8])
-        }
+        #expect(try n.apply(answer: rejected.serialized(), codecKinds: [ProducerID(1): .vp8]).isEmpty)
+        #expect(n.remote == nil && n.pendingRevision == nil)
+    }
+
+    static func dataNegotiation() -> SubscriberNegotiation {
+        SubscriberNegotiation(
+            local: ICECredentials.random(), fingerprint: fingerprint, candidateAddresses: ["127.0.0.1"], port: 40000,
+            cname: "starling", dataChannels: true, maxMessageSize: 100_000)
+    }
+
+    /// RFC 8841: the data line goes first in every offer, with our SCTP port and limit; the client's port and
+    /// limit come from its answer (65536 when it gives none).
+    @Test func dataLineIsOfferedFirstAndReadFromTheAnswer() throws {
+        var n = Self.dataNegotiation()
+        let made = n.makeOffer()
+        let first = try #require(made, "a data-only offer is due at once")
+        let offer = try SessionDescription(parsing: first.sdp)
+        #expect(offer.media.count == 1)
+        let m = offer.media[0]
+        #expect(m.kind == .application && m.proto == "UDP/DTLS/SCTP" && m.formats == ["webrtc-datachannel"])
+        #expect(m.mid == "dc" && m.sctpPort == 5000 && m.maxMessageSize == 100_000 && m.setup == .actpass)
+        #expect(offer.bundleGroups.first?.mids == ["dc"])
+        var answer = try SessionDescription(parsing: try Self.answer(to: first.sdp))
+        answer.media[0].attributes += [.sctpPort(5001), .maxMessageSize(262_144)]
+        #expect(try n.apply(answer: answer.serialized(), codecKinds: [:]).isEmpty)
+        let taken = n.takeDataAccepted()
+        let accepted = try #require(taken)
+        #expect(accepted.remotePort == 5001 && accepted.remoteMaxMessageSize == 262_144 && accepted.state == .accepted)
+        #expect(n.takeDataAccepted() == nil, "reported once")
+        #expect(n.remote?.role == .server)
+
+        // A track later: the data line stays first, media after it, all bundled.
+        let mid = try n.add(producer: ProducerID(1), kind: .video, codec: Self.vp8, rtx: true, streamID: "s", trackID: "t") { 9 }
+        let madeSecond = n.makeOffer()
+        let second = try #require(madeSecond)
+        let again = try SessionDescription(parsing: second.sdp)
+        #expect(again.media.map(\.mid) == ["dc", mid] && again.bundleGroups.first?.mids == ["dc", mid])
+        let consumed = try n.apply(answer: try Self.answer(to: second.sdp), codecKinds: [ProducerID(1): .vp8])
+        #expect(consumed.map(\.mid) == [mid])
+    }
+
+    /// A client without data channels rejects the line: no transport until a media line is accepted, and later
+    /// offers keep the line in place with port 0 (RFC 8829 §5.2.2).
+    @Test func rejectedDataLineStaysRejected() throws {
+        var n = Self.dataNegotiation()
+        let made = n.makeOffer()
+        let first = try #require(made)
+        var answer = try SessionDescription(parsing: try Self.answer(to: first.sdp))
+        answer.media[0].port = 0
+        #expect(try n.apply(answer: answer.serialized(), codecKinds: [:]).isEmpty)
+        #expect(n.takeDataAccepted() == nil && n.remote == nil)
+        _ = try n.add(producer: ProducerID(1), kind: .audio, codec: Self.opus, rtx: false, streamID: "s", trackID: "t") { 9 }
+        let madeSecond = n.makeOffer()
+        let second = try SessionDescription(parsing: try #require(madeSecond).sdp)
+        #expect(second.media[0].port == 0 && second.media[0].mid == "dc" && second.bundleGroups.first?.mids == ["0"])
     }
 }

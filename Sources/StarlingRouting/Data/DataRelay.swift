@@ -48,6 +48,8 @@ public final class DataRelay {
         public var deliveriesQueued = 0
         public var lossyDropped = 0
         public var reliableOverflows = 0
+        /// Queued messages a receiver's channel could not take (over its limit, or closed).
+        public var undeliverable = 0
         public var refused: [Refusal: Int] = [:]
         public init() {}
     }
@@ -148,11 +150,30 @@ public final class DataRelay {
         counters.bytesIn += message.payload.count
 
         let tagged = DataEnvelope.Incoming(sender: sender.identity, isText: message.isText, payload: message.payload).serialized()
-        let targets = Set(message.targets)
-        for id in order where id != participant {
+        enqueue(tagged, to: Set(message.targets), excluding: participant, path: path)
+        return nil
+    }
+
+    /// A message from outside the room (the control API's `sendData`): `tagged` is a whole
+    /// `DataEnvelope.Incoming`, queued for every participant, or those whose identity is in `identities`.
+    /// Returns how many it was queued for.
+    @discardableResult
+    public func inject(_ tagged: [UInt8], to identities: Set<String>, path: Path, now: Instant) -> Int {
+        counters.messagesIn += 1
+        return enqueue(tagged, to: identities, excluding: nil, path: path)
+    }
+
+    /// A queued message a receiver's channel could not take (over its max-message-size, or the channel
+    /// went away): dropped for that receiver alone.
+    public func countUndeliverable() { counters.undeliverable += 1 }
+
+    @discardableResult
+    private func enqueue(_ tagged: [UInt8], to targets: Set<String>, excluding sender: String?, path: Path) -> Int {
+        var queued = 0
+        let bound = path == .reliable ? limits.reliableQueueBytes : limits.lossyQueueBytes
+        for id in order where id != sender {
             guard var receiver = members[id] else { continue }
             if !targets.isEmpty && !targets.contains(receiver.identity) { continue }
-            let bound = path == .reliable ? limits.reliableQueueBytes : limits.lossyQueueBytes
             if receiver.queues[path.rawValue].bytes + tagged.count > bound {
                 if path == .lossy {
                     counters.lossyDropped += 1
@@ -166,9 +187,10 @@ public final class DataRelay {
             }
             receiver.queues[path.rawValue].push(tagged)
             counters.deliveriesQueued += 1
+            queued += 1
             members[id] = receiver
         }
-        return nil
+        return queued
     }
 
     private func refuse(_ why: Refusal) -> Refusal {

@@ -23,6 +23,8 @@ public enum ConfigurationLoader {
         "signaling.maxMessageBytes", "signaling.requestsPerSecond", "signaling.reconnectWindowSeconds",
         "rooms.maxParticipants", "rooms.emptyTimeoutSeconds", "control.apiKey",
         "turn.urls", "turn.secret", "turn.credentialSeconds",
+        "data.enabled", "data.maxMessageBytes", "data.reliableQueueBytes", "data.lossyQueueBytes",
+        "data.messagesPerSecond", "data.bytesPerSecond",
     ]
 
     /// Loads and validates; throws `ConfigurationError` listing every invalid field.
@@ -128,6 +130,21 @@ public enum ConfigurationLoader {
             "turn.credentialSeconds", default: config.turn.credentialSeconds, in: 60...(7 * 86_400))
         if !config.turn.urls.isEmpty && config.turn.secret.isEmpty {
             reader.issues.append(ConfigIssue(key: "turn.secret", reason: "turn.urls need the TURN server's shared secret"))
+        }
+        config.data.enabled = reader.bool("data.enabled", default: config.data.enabled)
+        config.data.maxMessageBytes = reader.int(
+            "data.maxMessageBytes", default: config.data.maxMessageBytes, in: 1024...(16 << 20))
+        config.data.reliableQueueBytes = reader.int(
+            "data.reliableQueueBytes", default: config.data.reliableQueueBytes, in: 1024...(1 << 30))
+        config.data.lossyQueueBytes = reader.int(
+            "data.lossyQueueBytes", default: config.data.lossyQueueBytes, in: 1024...(1 << 30))
+        config.data.messagesPerSecond = reader.int(
+            "data.messagesPerSecond", default: config.data.messagesPerSecond, in: 1...1_000_000)
+        config.data.bytesPerSecond = reader.int(
+            "data.bytesPerSecond", default: config.data.bytesPerSecond, in: 1024...(1 << 30))
+        if config.data.reliableQueueBytes < config.data.maxMessageBytes {
+            reader.issues.append(
+                ConfigIssue(key: "data.reliableQueueBytes", reason: "must hold at least one message of data.maxMessageBytes"))
         }
         config.log.level = reader.logLevel("log.level", default: config.log.level)
         config.shutdown.gracePeriodSeconds = reader.double(

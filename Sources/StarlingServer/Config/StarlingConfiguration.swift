@@ -111,7 +111,25 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// Data channels (RFC 8831) on every participant's subscribing connection, relayed in its room (issue 9).
+    public struct DataChannels: Sendable, Equatable {
+        /// Offer an `m=application` data channel line to participants.
+        public var enabled: Bool = true
+        /// Our `a=max-message-size` (RFC 8841 §6): the largest message a participant may send, relay envelope
+        /// included. Larger ones are dropped and the sender gets a `dataRefused` event.
+        public var maxMessageBytes: Int = 262_144
+        /// Per receiver: what may wait for its reliable channel before it overflows (the channel is reset).
+        public var reliableQueueBytes: Int = 4 << 20
+        /// Per receiver: what may wait for its lossy channel (newer messages are dropped past it).
+        public var lossyQueueBytes: Int = 256 << 10
+        /// Per sender, before `rate_limited` refusals (a second's worth may come in one burst).
+        public var messagesPerSecond: Int = 1000
+        public var bytesPerSecond: Int = 4 << 20
+        public init() {}
+    }
+
     public var http = HTTP()
+    public var data = DataChannels()
     public var turn = TURN()
     public var auth = Auth()
     public var signaling = Signaling()

@@ -28,6 +28,11 @@ final class ControlEventHub: Sendable {
         subscribers.withLockedValue { $0.removeValue(forKey: id) }?.continuation.finish()
     }
 
+    /// Whether anyone listens to `room`'s events (so rooms need not build events nobody reads).
+    func hasSubscribers(room: String) -> Bool {
+        subscribers.withLockedValue { $0.values.contains { $0.room == nil || $0.room == room } }
+    }
+
     /// `{"jsonrpc": "2.0", "method": "event", "params": {"room": ..., "type": ..., "time": ..., ...fields}}`.
     func publish(room: String, type: String, fields: [String: JSONValue]) {
         let targets = subscribers.withLockedValue { $0.values.filter { $0.room == nil || $0.room == room } }

@@ -17,10 +17,13 @@ protocol MediaPeer: AnyObject {
     func handle(_ event: PeerTransport.Event, now: Instant, loop: isolated MediaLoop)
     /// The loop no longer routes datagrams to this peer.
     func removed(loop: isolated MediaLoop)
+    /// The transport's data channels have events to read.
+    func dataActivity(now: Instant, loop: isolated MediaLoop)
 }
 
 extension MediaPeer {
     func removed(loop: isolated MediaLoop) {}
+    func dataActivity(now: Instant, loop: isolated MediaLoop) {}
 }
 
 /// The media sockets of one event loop and the peers on it.
@@ -229,6 +232,9 @@ actor MediaLoop {
             }
             logger.debug("transport event", metadata: ["event": "\(event)"])
             entry.peer.handle(event, now: now, loop: self)
+        }
+        if let channels = transport.dataChannels, channels.hasEvents {
+            entry.peer.dataActivity(now: now, loop: self)
         }
     }
 

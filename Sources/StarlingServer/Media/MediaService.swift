@@ -45,7 +45,7 @@ public final class MediaService: Service, Sendable {
         }
         let service = MediaService(
             certificate: certificate, loops: loops, settings: configuration.media,
-            roomDefaults: RoomOptions(configuration.rooms), logger: logger)
+            roomDefaults: RoomOptions(configuration.rooms, data: configuration.data), logger: logger)
         let ports = await service.sharedPorts()
         logger.info(
             "media ready",

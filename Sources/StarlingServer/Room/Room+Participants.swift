@@ -127,9 +127,13 @@ struct RoomOptions: Sendable, Equatable {
         self.emptyTimeout = emptyTimeout
     }
 
-    init(_ defaults: StarlingConfiguration.Rooms) {
+    /// Data channel limits (from `data.*`; not changed by `createRoom`).
+    var data = StarlingConfiguration.DataChannels()
+
+    init(_ defaults: StarlingConfiguration.Rooms, data: StarlingConfiguration.DataChannels = .init()) {
         maxParticipants = defaults.maxParticipants
         emptyTimeout = .seconds(defaults.emptyTimeoutSeconds)
+        self.data = data
     }
 }
 
@@ -157,7 +161,8 @@ extension Room {
     /// connections; an ICE restart offer for its subscribing connection follows, and the client restarts ICE on
     /// its publishing one) or replaces the one in the room, which is removed (`duplicate_identity`).
     func join(
-        _ identity: ParticipantIdentity, reconnect: Bool = false, events: AsyncStream<String>.Continuation,
+        _ identity: ParticipantIdentity, reconnect: Bool = false, dataChannels: Bool = false,
+        events: AsyncStream<String>.Continuation,
         certificate: DTLSCertificate, candidateAddresses: [String]
     ) async throws -> JoinResult {
         guard !isClosed else { throw RoomError.closed }
@@ -167,8 +172,12 @@ extension Room {
         }
         try checkCapacity()
         var subscriber: TransportID?
-        if identity.grants.subscribe {
-            subscriber = try await openSubscriber(certificate: certificate, candidateAddresses: candidateAddresses)
+        // The subscribing connection carries the data channels too: a participant that may only send data has
+        // one as well.
+        let data = dataChannels && options.data.enabled && (identity.grants.subscribe || identity.grants.publishData)
+        if identity.grants.subscribe || data {
+            subscriber = try await openSubscriber(
+                certificate: certificate, candidateAddresses: candidateAddresses, dataChannels: data)
         }
         // The room may have closed or filled up while the socket was reserved.
         do {
@@ -180,6 +189,11 @@ extension Room {
         }
         let participant = ParticipantState(id: people.newID("PA"), identity: identity, events: events)
         participant.subscriber = subscriber
+        if data {
+            dataRelay.add(
+                participant: participant.id, identity: identity.identity, canPublish: identity.grants.publishData,
+                now: MediaLoop.now())
+        }
         let others = Array(people.participants.values)
         people.participants[participant.id] = participant
         emptyTimer?.cancel()
@@ -336,6 +350,7 @@ extension Room {
     /// A participant leaves (or is removed): its transports close, its tracks go away for the others.
     func leave(_ participantID: String, reason: String) {
         guard let participant = people.participants.removeValue(forKey: participantID) else { return }
+        dataParticipantLeft(participantID)
         for trackID in participant.tracks { unpublishTrack(trackID) }
         if let t = participant.publisher { closeTransport(t) }
         if let t = participant.subscriber { dropSubscriber(t) }
@@ -369,7 +384,7 @@ extension Room {
     }
 
     private func subscribe(_ participant: ParticipantState, to track: TrackState) {
-        guard let subscriber = participant.subscriber, track.participantID != participant.id,
+        guard participant.identity.grants.subscribe, let subscriber = participant.subscriber, track.participantID != participant.id,
             participant.subscriptions[track.id] == nil,
             let mid = try? subscribe(subscriber, to: track.producer, streamID: track.participantID, trackID: track.id)
         else { return }

@@ -74,6 +74,9 @@ actor Room {
     /// Participants and their tracks (Room+Participants.swift).
     var people = ParticipantRegistry()
     var nextQualityCheck = Instant.zero
+    /// Data channels (Room+Data.swift): the relay, and the subscribing transports that carry an association.
+    let dataRelay: DataRelay
+    var dataLinks: [TransportID: DataLink] = [:]
 
     init(id: String, loop: MediaLoop, logger: Logger, options: RoomOptions = RoomOptions(), hub: ControlEventHub? = nil) {
         self.id = id
@@ -82,6 +85,13 @@ actor Room {
         self.loop = loop
         self.logger = logger
         output = RoomOutput(writer: loop.writer)
+        var limits = DataRelay.Limits()
+        limits.maxMessageBytes = options.data.maxMessageBytes
+        limits.reliableQueueBytes = options.data.reliableQueueBytes
+        limits.lossyQueueBytes = options.data.lossyQueueBytes
+        limits.messagesPerSecond = options.data.messagesPerSecond
+        limits.bytesPerSecond = options.data.bytesPerSecond
+        dataRelay = DataRelay(limits: limits)
         let now = MediaLoop.now()
         let unixNow = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
         router = Router(
@@ -116,6 +126,7 @@ actor Room {
             nextQualityCheck = now + .seconds(2)
             updateConnectionQuality(now: now)
         }
+        dataTick(now: now)
         loop.writer.flush()
     }
 
@@ -259,7 +270,9 @@ actor Room {
 
     /// Opens a subscribing peer connection: its socket and ICE credentials are fixed now (they go into every
     /// offer); its transport is created when the first answer arrives.
-    func openSubscriber(certificate: DTLSCertificate, candidateAddresses: [String]) async throws -> TransportID {
+    func openSubscriber(certificate: DTLSCertificate, candidateAddresses: [String], dataChannels: Bool = false) async throws
+        -> TransportID
+    {
         guard !isClosed else { throw RoomError.closed }
         guard let fingerprint = certificate.fingerprint(hashFunction: "sha-256") else {
             throw RoomError.rejected("no certificate fingerprint")
@@ -269,7 +282,7 @@ actor Room {
         nextTransport += 1
         let negotiation = SubscriberNegotiation(
             local: ICECredentials.random(), fingerprint: fingerprint, candidateAddresses: candidateAddresses,
-            port: socket.port, cname: "starling")
+            port: socket.port, cname: "starling", dataChannels: dataChannels, maxMessageSize: options.data.maxMessageBytes)
         subscribers[tid] = (negotiation, socket.channel, socket.owned, nil)
         return tid
     }
@@ -366,6 +379,7 @@ actor Room {
             peer.transport.restartICE(local: entry.negotiation.local, remote: remote.credentials, now: now)
             entry.ice = (entry.negotiation.local, remote.credentials)
         }
+        let dataLine = entry.negotiation.takeDataAccepted()
         var created: [(mid: String, consumer: ConsumerID)] = []
         for a in accepted {
             guard let consumer = try? router.addConsumer(on: subscriber, of: a.producer, a.parameters, now: now) else { continue }
@@ -373,6 +387,7 @@ actor Room {
             created.append((a.mid, consumer))
         }
         subscribers[subscriber] = entry
+        if let dataLine { enableDataChannels(on: subscriber, line: dataLine) }
         return created
     }
     func removeConsumer(_ consumer: ConsumerID) { router.removeConsumer(consumer) }
@@ -395,6 +410,7 @@ actor Room {
     func transportEnded(_ transport: TransportID) {
         guard transports.removeValue(forKey: transport) != nil else { return }
         output.transports[transport] = nil
+        dataTransportEnded(transport)
         router.removeTransport(transport)
         subscribers[transport] = nil
         offered[transport] = nil
@@ -535,6 +551,11 @@ final class RoomTransport: MediaPeer {
         case .disconnected, .applicationData, .iceRestarted:
             break
         }
+    }
+
+    /// The transport's data channels have events (Room+Data.swift).
+    func dataActivity(now: Instant, loop: isolated MediaLoop) {
+        room.withAssumedIsolation((id, now)) { room, p in room.handleDataEvents(on: p.0, now: p.1) }
     }
 
     /// Done when failed or closed, or when it never connected within 30 s.

@@ -25,6 +25,18 @@ struct SubscriberNegotiation {
         var consumer: ConsumerID?
     }
 
+    /// The data channel line (`m=application ... UDP/DTLS/SCTP webrtc-datachannel`, RFC 8841), offered first in
+    /// every offer when data channels are on. Once the client rejects it (port 0) it stays rejected.
+    struct DataLine {
+        enum State: Equatable { case offered, accepted, rejected }
+        static let mid = "dc"
+        var state = State.offered
+        /// From the answer that accepted it: the client's SCTP port and max-message-size (RFC 8841 §5, §6;
+        /// 65536 when absent).
+        var remotePort: UInt16 = 5000
+        var remoteMaxMessageSize = 65_536
+    }
+
     /// What an answer changes: lines to consume now (accepted, no consumer yet), with their parameters.
     struct Accepted {
         var mid: String
@@ -60,11 +72,25 @@ struct SubscriberNegotiation {
     /// or be added meanwhile; the answer speaks of these).
     private(set) var pendingRevision: UInt64?
     private var offeredLines: [Line] = []
+    /// Data channels: our line (nil when off), our SCTP port and our `a=max-message-size`.
+    private(set) var data: DataLine?
+    let localSCTPPort: UInt16 = 5000
+    let maxMessageSize: Int
+    /// Set by the answer that first accepted the data line (the caller enables data channels then).
+    private(set) var dataJustAccepted = false
     /// From the first answer: the client's transport parameters.
     private(set) var remote: (credentials: ICECredentials, fingerprints: [SDP.Fingerprint], role: DTLSEndpoint.Role)?
 
-    init(local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String], port: Int, cname: String) {
+    init(
+        local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String], port: Int, cname: String,
+        dataChannels: Bool = false, maxMessageSize: Int = 262_144
+    ) {
         self.local = local
+        self.maxMessageSize = maxMessageSize
+        if dataChannels {
+            data = DataLine()
+            needsOffer = true
+        }
         self.fingerprint = fingerprint
         self.cname = cname
         candidates = BundledAnswer.hostCandidates(addresses: candidateAddresses, port: port)
@@ -118,17 +144,19 @@ struct SubscriberNegotiation {
     /// The next offer, or nil when nothing changed or an offer still waits for its answer (one offer at a
     /// time: changes meanwhile go into the next one).
     mutating func makeOffer() -> (sdp: String, revision: UInt64)? {
-        guard needsOffer, pendingRevision == nil, !lines.isEmpty else { return nil }
+        guard needsOffer, pendingRevision == nil, !lines.isEmpty || data != nil else { return nil }
         version += 1
         pendingRevision = version
         offeredLines = lines
         needsOffer = false
         var offer = SessionDescription(origin: SDP.Origin(sessionID: sessionID, sessionVersion: version))
         offer.sessionName = "starling"
+        let dataMids = data.map { $0.state == .rejected ? [] : [DataLine.mid] } ?? []
         offer.attributes = [
-            .group(SDP.Group(semantics: .bundle, mids: lines.map(\.mid))), .iceLite,
+            .group(SDP.Group(semantics: .bundle, mids: dataMids + lines.map(\.mid))), .iceLite,
             .msidSemantic(SDP.MSIDSemantic(semantic: "WMS", identifiers: ["*"])),
         ]
+        if let data { offer.media.append(dataSection(data)) }
         for line in lines {
             var m = MediaDescription(
                 kind: line.kind, port: 9, proto: "UDP/TLS/RTP/SAVPF", connection: SDP.Connection(address: "0.0.0.0"))
@@ -158,6 +186,23 @@ struct SubscriberNegotiation {
         return (offer.serialized(), version)
     }
 
+    /// The data channel m-line (RFC 8841 §4-6, RFC 8829 §5.2.1): SCTP over DTLS on the bundled transport, our
+    /// SCTP port and our maximum message size. A line the client rejected stays in place with port 0 (RFC 8829
+    /// §5.2.2).
+    private func dataSection(_ data: DataLine) -> MediaDescription {
+        var m = MediaDescription(
+            kind: .application, port: data.state == .rejected ? 0 : 9, proto: "UDP/DTLS/SCTP", formats: ["webrtc-datachannel"],
+            connection: SDP.Connection(address: "0.0.0.0"))
+        guard data.state != .rejected else {
+            m.attributes = [.mid(DataLine.mid)]
+            return m
+        }
+        m.attributes = BundledAnswer.transportAttributes(
+            candidates: candidates, local: local, fingerprint: fingerprint, setup: .actpass, mid: DataLine.mid)
+        m.attributes += [.sctpPort(localSCTPPort), .maxMessageSize(UInt64(maxMessageSize))]
+        return m
+    }
+
     /// Applies the client's answer to the pending offer; returns the lines to start consuming. The first
     /// answer also fixes the client's ICE credentials, fingerprints and our DTLS role (its `active` makes us
     /// the DTLS server).
@@ -169,14 +214,33 @@ struct SubscriberNegotiation {
         } catch {
             throw Failure(description: "the SDP answer does not parse: \(error)")
         }
-        guard answer.media.count == offeredLines.count else {
-            throw Failure(description: "the answer has \(answer.media.count) m-lines, the offer \(offeredLines.count)")
+        let skip = data == nil ? 0 : 1
+        guard answer.media.count == offeredLines.count + skip else {
+            throw Failure(description: "the answer has \(answer.media.count) m-lines, the offer \(offeredLines.count + skip)")
         }
-        for (i, m) in answer.media.enumerated() where m.mid != offeredLines[i].mid {
-            throw Failure(
-                description: "m-line \(i) of the answer has mid \(m.mid ?? "none"), expected \(offeredLines[i].mid)")
+        let expected = (data == nil ? [] : [DataLine.mid]) + offeredLines.map(\.mid)
+        for (i, m) in answer.media.enumerated() where m.mid != expected[i] {
+            throw Failure(description: "m-line \(i) of the answer has mid \(m.mid ?? "none"), expected \(expected[i])")
         }
-        guard let first = answer.media.first(where: { !$0.isRejected }), let credentials = answer.iceCredentials(for: first)
+        if var line = data, let m = answer.media.first, line.state == .offered {
+            // RFC 8841: the answerer's port and limit; a rejected line stays rejected in later offers.
+            if m.isRejected || m.proto.uppercased() != "UDP/DTLS/SCTP" && m.proto.uppercased() != "DTLS/SCTP" {
+                line.state = .rejected
+            } else {
+                line.state = .accepted
+                line.remotePort = m.sctpPort ?? 5000
+                line.remoteMaxMessageSize = m.maxMessageSize.map { Int(clamping: $0) } ?? 65_536
+                dataJustAccepted = true
+            }
+            data = line
+        }
+        guard let first = answer.media.first(where: { !$0.isRejected }) else {
+            // Everything refused (a client without data channels, no tracks yet): no transport until a line is
+            // accepted.
+            pendingRevision = nil
+            return []
+        }
+        guard let credentials = answer.iceCredentials(for: first)
         else { throw Failure(description: "the answer has no a=ice-ufrag/a=ice-pwd") }
         let credentialsNow = ICECredentials(ufrag: credentials.ufrag, pwd: credentials.pwd)
         if let known = remote {
@@ -191,7 +255,7 @@ struct SubscriberNegotiation {
         }
         pendingRevision = nil
         var accepted: [Accepted] = []
-        for (i, m) in answer.media.enumerated() {
+        for (i, m) in answer.media.dropFirst(skip).enumerated() {
             // Only what was offered, and is still the same line now, is consumed.
             let line = lines[i]
             guard let producer = line.producer, producer == offeredLines[i].producer, line.ssrc == offeredLines[i].ssrc,
@@ -223,8 +287,15 @@ struct SubscriberNegotiation {
     mutating func restartICE() -> ICECredentials {
         local = ICECredentials.random()
         pendingRevision = nil
-        needsOffer = !lines.isEmpty
+        needsOffer = !lines.isEmpty || data != nil
         return local
+    }
+
+    /// Whether the last applied answer was the first to accept the data line; reading it clears it.
+    mutating func takeDataAccepted() -> DataLine? {
+        guard dataJustAccepted else { return nil }
+        dataJustAccepted = false
+        return data
     }
 
     /// Records the consumer created for an accepted line.

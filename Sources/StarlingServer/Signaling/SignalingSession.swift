@@ -123,8 +123,8 @@ struct SignalingSession {
     }
 
     private mutating func perform(_ request: SignalingRequest) async throws -> ([String: Any], Outcome) {
-        if case .join(let token, let reconnect, let room) = request {
-            return (try await join(token: token, reconnect: reconnect, room: room), .goOn)
+        if case .join(let token, let reconnect, let room, let data) = request {
+            return (try await join(token: token, reconnect: reconnect, room: room, data: data), .goOn)
         }
         if case .ping = request { return (["time": Int(Date().timeIntervalSince1970 * 1000)], .goOn) }
         guard let (room, participantID, _) = joined else {
@@ -157,7 +157,9 @@ struct SignalingSession {
         }
     }
 
-    private mutating func join(token: String, reconnect: Bool, room expectedRoom: String?) async throws -> [String: Any] {
+    private mutating func join(token: String, reconnect: Bool, room expectedRoom: String?, data wantsData: Bool) async throws
+        -> [String: Any]
+    {
         guard joined == nil else { throw SignalingError(code: .invalidField, message: "already joined") }
         guard let verifier = settings.verifier else {
             throw SignalingError(code: .unauthenticated, message: "this server has no token secret configured (auth.jwtSecret)")
@@ -184,7 +186,7 @@ struct SignalingSession {
         let result: Room.JoinResult
         do {
             result = try await room.join(
-                identity, reconnect: reconnect, events: continuation, certificate: settings.media.certificate,
+                identity, reconnect: reconnect, dataChannels: wantsData, events: continuation, certificate: settings.media.certificate,
                 candidateAddresses: settings.media.settings.candidateAddresses)
         } catch {
             // A room this join created stays only as long as its empty timeout.
@@ -202,6 +204,14 @@ struct SignalingSession {
             "resumed": result.resumed,
             "iceServers": settings.iceServers(identity: claims.identity, now: Int64(Date().timeIntervalSince1970)),
         ]
+        let data = settings.media.roomDefaults.data
+        if data.enabled && wantsData {
+            // What a client needs to pace itself (docs/PROTOCOL.md, "Data channels").
+            response["data"] = [
+                "maxMessageBytes": data.maxMessageBytes, "messagesPerSecond": data.messagesPerSecond,
+                "bytesPerSecond": data.bytesPerSecond, "reliableLabel": DataLink.reliableLabel, "lossyLabel": DataLink.lossyLabel,
+            ]
+        }
         if result.resumed { response["ownTracks"] = result.ownTracks.map(\.json) }
         return response
     }

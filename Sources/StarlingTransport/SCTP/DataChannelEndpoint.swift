@@ -52,6 +52,9 @@ public final class DataChannelEndpoint {
         /// Something the peer sent that we refused (a bad DCEP message, an OPEN on our parity, data on an
         /// unknown stream, a message over our limit); counted, never fatal.
         case refused(stream: UInt16, reason: String)
+        /// The peer sent a message over our `a=max-message-size` (RFC 8841 §6); it was dropped (and counted as
+        /// refused).
+        case tooLarge(stream: UInt16, size: Int, limit: Int)
         /// The association ended.
         case associationClosed(reason: String)
     }
@@ -204,7 +207,8 @@ public final class DataChannelEndpoint {
         case .message(let stream, let ppid, let data, _):
             receive(stream: stream, ppid: ppid, data: data)
         case .messageTooLarge(let stream, let size):
-            refuse(stream, "a \(size)-byte message is over our limit of \(association.configuration.maxMessageSize) bytes")
+            refusedCount += 1
+            events.push(.tooLarge(stream: stream, size: size, limit: association.configuration.maxMessageSize))
         case .incomingStreamsReset(let ids):
             for id in ids {
                 incomingReset.insert(id)
@@ -312,4 +316,6 @@ public final class DataChannelEndpoint {
     }
 
     public func pollEvent() -> Event? { events.pop() }
+    /// Whether `pollEvent` has something.
+    public var hasEvents: Bool { !events.isEmpty }
 }
