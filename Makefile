@@ -63,6 +63,7 @@ interop: test-deps unit-tests
 	python3 Tests/Interop/conference_chromium.py --binary .build/debug/starling
 	python3 Tests/Interop/conference_mixed.py --binary .build/debug/starling
 	python3 Tests/Interop/data_aiortc.py --binary .build/debug/starling
+	python3 Tests/Interop/data_chromium.py --binary .build/debug/starling
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
 fuzz: deps
