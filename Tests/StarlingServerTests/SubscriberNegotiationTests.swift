@@ -162,10 +162,8 @@ import Testing
         var answer = try SessionDescription(parsing: try Self.answer(to: first.sdp))
         answer.media[0].attributes += [.sctpPort(5001), .maxMessageSize(262_144)]
         #expect(try n.apply(answer: answer.serialized(), codecKinds: [:]).isEmpty)
-        let taken = n.takeDataAccepted()
-        let accepted = try #require(taken)
+        let accepted = try #require(n.data)
         #expect(accepted.remotePort == 5001 && accepted.remoteMaxMessageSize == 262_144 && accepted.state == .accepted)
-        #expect(n.takeDataAccepted() == nil, "reported once")
         #expect(n.remote?.role == .server)
 
         // A track later: the data line stays first, media after it, all bundled.
@@ -187,7 +185,7 @@ import Testing
         var answer = try SessionDescription(parsing: try Self.answer(to: first.sdp))
         answer.media[0].port = 0
         #expect(try n.apply(answer: answer.serialized(), codecKinds: [:]).isEmpty)
-        #expect(n.takeDataAccepted() == nil && n.remote == nil)
+        #expect(n.data?.state == .rejected && n.remote == nil)
         _ = try n.add(producer: ProducerID(1), kind: .audio, codec: Self.opus, rtx: false, streamID: "s", trackID: "t") { 9 }
         let madeSecond = n.makeOffer()
         let second = try SessionDescription(parsing: try #require(madeSecond).sdp)

@@ -158,7 +158,7 @@ public final class DataRelay {
     /// `DataEnvelope.Incoming`, queued for every participant, or those whose identity is in `identities`.
     /// Returns how many it was queued for.
     @discardableResult
-    public func inject(_ tagged: [UInt8], to identities: Set<String>, path: Path, now: Instant) -> Int {
+    public func inject(_ tagged: [UInt8], to identities: Set<String>, path: Path) -> Int {
         counters.messagesIn += 1
         return enqueue(tagged, to: identities, excluding: nil, path: path)
     }

@@ -35,7 +35,7 @@ final class DataLink {
 
 extension Room {
     /// The subscribing connection's answer accepted the data line: SCTP starts on its transport (RFC 8841:
-    /// the client's port and limit, ours from `data.maxMessageBytes`).
+    /// the client's port and limit, ours from `data.maxMessageBytes`). Does nothing once it has started.
     func enableDataChannels(on tid: TransportID, line: SubscriberNegotiation.DataLine) {
         guard let peer = transports[tid], dataLinks[tid] == nil,
             let participant = people.participants.values.first(where: { $0.subscriber == tid })
@@ -233,15 +233,15 @@ extension Room {
             throw RoomError.rejected("the message is over data.maxMessageBytes (\(options.data.maxMessageBytes) bytes with its envelope)")
         }
         let now = MediaLoop.now()
-        let count = dataRelay.inject(tagged, to: Set(identities), path: reliable ? .reliable : .lossy, now: now)
+        let count = dataRelay.inject(tagged, to: Set(identities), path: reliable ? .reliable : .lossy)
         handleRelayEvents(now: now)
         pumpAllData()
         loop.writer.flush()
         return count
     }
 
-    /// The loop's tick: receivers whose send buffers were full get what waits for them.
-    func dataTick(now: Instant) {
+    /// The room's tick: receivers whose send buffers were full get what waits for them.
+    func dataTick() {
         guard !dataLinks.isEmpty else { return }
         pumpAllData()
     }

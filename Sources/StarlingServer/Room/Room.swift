@@ -126,7 +126,7 @@ actor Room {
             nextQualityCheck = now + .seconds(2)
             updateConnectionQuality(now: now)
         }
-        dataTick(now: now)
+        dataTick()
         loop.writer.flush()
     }
 
@@ -379,7 +379,6 @@ actor Room {
             peer.transport.restartICE(local: entry.negotiation.local, remote: remote.credentials, now: now)
             entry.ice = (entry.negotiation.local, remote.credentials)
         }
-        let dataLine = entry.negotiation.takeDataAccepted()
         var created: [(mid: String, consumer: ConsumerID)] = []
         for a in accepted {
             guard let consumer = try? router.addConsumer(on: subscriber, of: a.producer, a.parameters, now: now) else { continue }
@@ -387,7 +386,8 @@ actor Room {
             created.append((a.mid, consumer))
         }
         subscribers[subscriber] = entry
-        if let dataLine { enableDataChannels(on: subscriber, line: dataLine) }
+        // Once the data line is accepted the transport carries SCTP (enabling it again does nothing).
+        if let line = entry.negotiation.data, line.state == .accepted { enableDataChannels(on: subscriber, line: line) }
         return created
     }
     func removeConsumer(_ consumer: ConsumerID) { router.removeConsumer(consumer) }

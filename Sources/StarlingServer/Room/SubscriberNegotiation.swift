@@ -76,8 +76,6 @@ struct SubscriberNegotiation {
     private(set) var data: DataLine?
     let localSCTPPort: UInt16 = 5000
     let maxMessageSize: Int
-    /// Set by the answer that first accepted the data line (the caller enables data channels then).
-    private(set) var dataJustAccepted = false
     /// From the first answer: the client's transport parameters.
     private(set) var remote: (credentials: ICECredentials, fingerprints: [SDP.Fingerprint], role: DTLSEndpoint.Role)?
 
@@ -230,7 +228,6 @@ struct SubscriberNegotiation {
                 line.state = .accepted
                 line.remotePort = m.sctpPort ?? 5000
                 line.remoteMaxMessageSize = m.maxMessageSize.map { Int(clamping: $0) } ?? 65_536
-                dataJustAccepted = true
             }
             data = line
         }
@@ -289,13 +286,6 @@ struct SubscriberNegotiation {
         pendingRevision = nil
         needsOffer = !lines.isEmpty || data != nil
         return local
-    }
-
-    /// Whether the last applied answer was the first to accept the data line; reading it clears it.
-    mutating func takeDataAccepted() -> DataLine? {
-        guard dataJustAccepted else { return nil }
-        dataJustAccepted = false
-        return data
     }
 
     /// Records the consumer created for an accepted line.
