@@ -25,7 +25,6 @@ failure. Bounded: every wait has a timeout, the whole run is capped at 110 s.
     python3 Tests/Interop/conference_aiortc.py [--binary .build/debug/starling]
 """
 
-import argparse
 import asyncio
 import base64
 import hashlib
@@ -41,8 +40,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-import sdppeers  # noqa: E402
-from harness import StarlingProcess  # noqa: E402
+from harness import Checks, StarlingProcess, isolated_main  # noqa: E402
 import starling_rtc  # noqa: E402
 from starling_rtc import Participant, RequestError  # noqa: E402
 
@@ -86,19 +84,6 @@ def mint_token(secret, claims, alg="HS256"):
     signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
     return f"{header}.{payload}.{b64url(signature)}"
 
-
-class Checks:
-    def __init__(self):
-        self.results = []
-
-    def check(self, name, ok, detail=""):
-        self.results.append((name, bool(ok), detail))
-        print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
-        return ok
-
-    @property
-    def failed(self):
-        return sum(1 for _, ok, _ in self.results if not ok)
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -557,18 +542,5 @@ def run_inner(binary):
     return 1 if checks.failed else 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.environ.get("STARLING_BINARY", os.path.join(ROOT, ".build/debug/starling")))
-    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.inner or sdppeers.is_isolated():
-        if not sdppeers.is_isolated():
-            raise SystemExit("refusing to run: interfaces other than lo exist")
-        return run_inner(os.path.abspath(args.binary))
-    return sdppeers.reexec_isolated([sys.executable, os.path.abspath(__file__), "--inner",
-                                     "--binary", os.path.abspath(args.binary)])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(isolated_main(__file__, __doc__, run_inner))

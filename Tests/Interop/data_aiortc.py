@@ -26,7 +26,6 @@ failed'; exits non-zero on any failure. Bounded: the whole run is capped at 150 
     python3 Tests/Interop/data_aiortc.py [--binary .build/debug/starling]
 """
 
-import argparse
 import asyncio
 import json
 import os
@@ -38,8 +37,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-import sdppeers  # noqa: E402
-from harness import StarlingProcess  # noqa: E402
+from harness import Checks, StarlingProcess, isolated_main  # noqa: E402
 import starling_rtc  # noqa: E402
 from starling_rtc import Participant, impair  # noqa: E402
 
@@ -68,19 +66,6 @@ class Starling(StarlingProcess):
         with urllib.request.urlopen(f"{self.url}/dev/token?{query}", timeout=5) as r:
             return json.loads(r.read())["token"]
 
-
-class Checks:
-    def __init__(self):
-        self.results = []
-
-    def check(self, name, ok, detail=""):
-        self.results.append((name, bool(ok), detail))
-        print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
-        return ok
-
-    @property
-    def failed(self):
-        return sum(1 for _, ok, _ in self.results if not ok)
 
 
 def fresh(p):
@@ -335,18 +320,5 @@ def run_inner(binary):
     return 1 if checks.failed else 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.environ.get("STARLING_BINARY", os.path.join(ROOT, ".build/debug/starling")))
-    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.inner or sdppeers.is_isolated():
-        if not sdppeers.is_isolated():
-            raise SystemExit("refusing to run: interfaces other than lo exist")
-        return run_inner(os.path.abspath(args.binary))
-    return sdppeers.reexec_isolated([sys.executable, os.path.abspath(__file__), "--inner",
-                                     "--binary", os.path.abspath(args.binary)])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(isolated_main(__file__, __doc__, run_inner))

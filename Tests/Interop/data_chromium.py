@@ -15,7 +15,6 @@ Prints 'N passed, N failed'; exits non-zero on any failure. Bounded: every wait 
     python3 Tests/Interop/data_chromium.py [--binary .build/debug/starling]
 """
 
-import argparse
 import base64
 import hashlib
 import os
@@ -26,8 +25,8 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-import sdppeers  # noqa: E402
 from conference_chromium import Browser, Failure, Starling, wait_for  # noqa: E402
+from harness import isolated_main  # noqa: E402
 
 ROOM = "data-chat"
 FILE_BYTES = 5 * 1000 * 1000
@@ -133,18 +132,5 @@ def run_inner(binary):
     return 1 if failed else 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.environ.get("STARLING_BINARY", os.path.join(ROOT, ".build/debug/starling")))
-    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.inner or sdppeers.is_isolated():
-        if not sdppeers.is_isolated():
-            raise SystemExit("refusing to run: interfaces other than lo exist")
-        return run_inner(os.path.abspath(args.binary))
-    return sdppeers.reexec_isolated([sys.executable, os.path.abspath(__file__), "--inner",
-                                     "--binary", os.path.abspath(args.binary)])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(isolated_main(__file__, __doc__, run_inner))

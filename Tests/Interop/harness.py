@@ -1,11 +1,15 @@
 """What the interop tests share: a free port on 127.0.0.1 and `starling serve` as a child process there."""
 
+import argparse
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
+
+import sdppeers
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -59,3 +63,35 @@ class StarlingProcess:
     def tail(self, lines=40):
         with open(self.log.name, errors="replace") as f:
             return "".join(f.readlines()[-lines:])
+
+
+class Checks:
+    """Named pass/fail results, printed as they come."""
+
+    def __init__(self):
+        self.results = []
+
+    def check(self, name, ok, detail=""):
+        self.results.append((name, bool(ok), detail))
+        print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
+        return ok
+
+    @property
+    def failed(self):
+        return sum(1 for _, ok, _ in self.results if not ok)
+
+
+def isolated_main(script, doc, run_inner):
+    """The `main` of a test that takes only `--binary` (default $STARLING_BINARY or the debug build): runs
+    `run_inner(binary)` inside a network namespace holding only `lo`, re-executing `script` under `unshare --net`
+    when this one has other interfaces."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--binary", default=os.environ.get("STARLING_BINARY", os.path.join(ROOT, ".build/debug/starling")))
+    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.inner or sdppeers.is_isolated():
+        if not sdppeers.is_isolated():
+            raise SystemExit("refusing to run: interfaces other than lo exist")
+        return run_inner(os.path.abspath(args.binary))
+    return sdppeers.reexec_isolated([sys.executable, os.path.abspath(script), "--inner",
+                                     "--binary", os.path.abspath(args.binary)])
