@@ -1113,16 +1113,18 @@ async function sendFile(file) {
   renderTransfer(t);
   dataSend(JSON.stringify({ t: "file", id, name: file.name, size: bytes.length, type: file.type || "", sha256 }), targets);
   const rate = 0.75 * (rt.dataLimits?.bytesPerSecond || 4 << 20);
-  const started = performance.now();
+  let due = performance.now(); // when the next chunk may go
   const idBytes = utf8.encode(id);
   for (let at = 0, index = 0; at < bytes.length; at += CHUNK, index++) {
     const ch = rt.dc.reliable;
     if (!ch || ch.readyState !== "open" || t.state !== "sending") { t.state = "failed"; renderTransfer(t); throw new Error("the transfer was cut off"); }
     await drained(ch, 256 * 1024);
-    // Stay under the server's rate limit: a refused chunk would be lost.
-    const due = started + (at / rate) * 1000;
+    // Stay under the server's rate limit (a refused chunk would be lost): each chunk waits its own share of
+    // time after the previous one. Time lost waiting for the buffer is not made up in a burst, which the
+    // server's one-second bucket would refuse.
     const wait = due - performance.now();
     if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    due = Math.max(due, performance.now()) + (Math.min(CHUNK, bytes.length - at) / rate) * 1000;
     const piece = bytes.subarray(at, Math.min(at + CHUNK, bytes.length));
     const chunk = new Uint8Array(1 + idBytes.length + 4 + piece.length);
     chunk[0] = idBytes.length;
