@@ -1018,6 +1018,7 @@ function onDataChannel(channel) {
   rt.dc[which] = channel;
   channel.onopen = updateDataStatus;
   channel.onclose = () => {
+    log(`data channel ${channel.label} closed`);
     if (rt.dc[which] === channel) rt.dc[which] = null;
     if (which === "reliable") {
       for (const t of Object.values(state.transfers)) {
@@ -1157,7 +1158,12 @@ function receiveChunk(from, payload) {
   const t = state.transfers[id];
   if (!t || t.direction !== "in" || t.state !== "receiving" || t.from !== from) return;
   const index = new DataView(payload.buffer, payload.byteOffset + 1 + n, 4).getUint32(0);
-  if (index !== t.next) { t.state = "failed"; renderTransfer(t); return; }
+  if (index !== t.next) {
+    log(`transfer ${id}: chunk ${index} came where ${t.next} was due`);
+    t.state = "failed";
+    renderTransfer(t);
+    return;
+  }
   t.next++;
   const piece = payload.slice(5 + n);
   t.chunks.push(piece);

@@ -104,6 +104,8 @@ def run_inner(binary):
                   f"{f['size']} B, sha256 {f['sha256'][:16]}…, from {f['from']}, save link {link}")
         except Failure as e:
             check("file: ben receives the file", False, str(e))
+            for b in (ann, ben):
+                print(f"--- {b.name}: transfers {b.js('return window.starling.transfers()')}\n{b.log_tail(20)}")
         check("file: cat joined while the file was on its way", in_flight)
         try:
             wait_for("cat to get ann's chat message", lambda: [m for m in cat.js("return window.starling.chat()")
