@@ -102,15 +102,18 @@ class Browser:
             ".then((r) => done(r === undefined ? null : r), (e) => done({error: String(e && e.message || e)}));", *args)
 
     def open_and_join(self, url, room):
+        self.open_form(url, room)
+        self.click("join-button")
+
+    def open_form(self, url, room):
+        """Loads the web app and fills its join form (name, room), as a person would, without joining yet."""
         from selenium.webdriver.common.by import By
 
         self.driver.get(url + "/")
-        # The page's own form, as a person would use it.
         for field, value in (("name-input", self.name), ("room-input", room)):
             el = self.driver.find_element(By.ID, field)
             el.clear()
             el.send_keys(value)
-        self.driver.find_element(By.ID, "join-button").click()
 
     def click(self, element_id):
         from selenium.webdriver.common.by import By
