@@ -189,7 +189,7 @@ class HTTP:
 
 
 METHOD_NAMES = ["createRoom", "listRooms", "getRoom", "closeRoom", "listParticipants", "removeParticipant",
-                "muteTrack", "createToken", "getStats", "authenticate", "subscribe", "unsubscribe"]
+                "muteTrack", "createToken", "getStats", "sendData", "authenticate", "subscribe", "unsubscribe"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -493,6 +493,13 @@ async def main_server(c, server):
     muted = {t["id"]: t["muted"] for t in (r or {}).get("room", {}).get("tracks", [])}
     c.expect(muted == {audio: False, video: True}, f"getRoom after muting: {muted}")
 
+    # --- sendData: nobody here joined with data channels, so it is queued for nobody (delivery to real data
+    # channels and the dataReceived event are checked by data_aiortc.py) ------------------------------------
+    r = await http.call("sendData", {"room": "demo", "text": "hello everyone"})
+    c.expect(r == {"queued": 0}, f"sendData (nobody has data channels): {r}")
+    r = await demo.call("sendData", {"room": "demo", "base64": "AAEC", "identities": ["ada"], "reliable": False})
+    c.expect(r == {"queued": 0}, f"sendData binary to ada: {r}")
+
     # --- A notification (no id) is run, never answered; a batch is answered in order ------------
     note = {"jsonrpc": "2.0", "method": "muteTrack", "params": {"room": "demo", "trackId": audio, "muted": True}}
     await demo.send_text(json.dumps(note), what="notification muteTrack")
@@ -586,6 +593,15 @@ async def main_server(c, server):
         ("getStats", {"room": "nowhere"}, "not_found"),
         ("getStats", {"room": "demo", "participantId": "PA_999"}, "not_found"),
         ("getStats", {"room": "demo", "participantId": 1}, "invalid_params"),
+        ("sendData", {"text": "x"}, "invalid_params"),
+        ("sendData", {"room": "demo"}, "invalid_params"),
+        ("sendData", {"room": "demo", "text": "x", "base64": "AA=="}, "invalid_params"),
+        ("sendData", {"room": "demo", "text": 5}, "invalid_params"),
+        ("sendData", {"room": "demo", "base64": "not base64!"}, "invalid_params"),
+        ("sendData", {"room": "demo", "text": "x", "identities": "ada"}, "invalid_params"),
+        ("sendData", {"room": "demo", "text": "x", "identities": ["ada", ""]}, "invalid_params"),
+        ("sendData", {"room": "demo", "text": "x", "reliable": "yes"}, "invalid_params"),
+        ("sendData", {"room": "nowhere", "text": "x"}, "not_found"),
         ("fly", {}, "method_not_found"),
     ]
     for method, params, code in cases:

@@ -9,6 +9,9 @@ subscribing connection (`starling.reliable`, `starling.lossy`, docs/PROTOCOL.md 
     a=max-message-size less the envelope), as text and binary, arrive whole at every other participant, tagged
     with the sender's identity;
   * targets: a message to ["bob"] reaches bob only;
+  * the control API: a room subscription gets `dataReceived` for each relayed message; `sendData` reaches the
+    identities it names or everyone (binary and text, reliable and lossy, empty), with an empty sender identity,
+    and one over data.maxMessageBytes is refused; all of it validated against docs/schemas/control;
   * order: 10,000 ordered messages alice -> bob arrive complete and in order;
   * loss: with 5% of bob's datagrams dropped both ways, 1,000 reliable messages all arrive in order, and of
     1,000 lossy ones (unordered, no retransmission) at least 60% arrive and none twice;
@@ -27,6 +30,7 @@ failed'; exits non-zero on any failure. Bounded: the whole run is capped at 150 
 """
 
 import asyncio
+import base64
 import json
 import os
 import sys
@@ -38,6 +42,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from harness import Checks, StarlingProcess, isolated_main  # noqa: E402
+import control_api  # noqa: E402
 import starling_rtc  # noqa: E402
 from starling_rtc import Participant, impair  # noqa: E402
 
@@ -55,6 +60,9 @@ class Starling(StarlingProcess):
             "STARLING_DATA_BYTES_PER_SECOND": str(256 << 20),
             "STARLING_DATA_RELIABLE_QUEUE_BYTES": str(RELIABLE_QUEUE),
             "STARLING_LOG_LEVEL": os.environ.get("DATA_LOG_LEVEL", "info"),
+            "STARLING_CONTROL_API_KEY": control_api.API_KEY,
+            # Large enough for a sendData over data.maxMessageBytes (the control step's too-large case).
+            "STARLING_SIGNALING_MAX_MESSAGE_BYTES": str(1 << 20),
         }, log_prefix="starling-data-", stop_seconds=15)
 
     @property
@@ -108,6 +116,56 @@ async def targets(checks, people):
     checks.check("targets: a message to ['bob'] reaches bob and not carol",
                  [m[1] for m in got] == ["for bob only", "for everyone"] and [m[1] for m in carol.data_received] == ["for everyone"],
                  f"bob {[m[1] for m in got]}, carol {[m[1] for m in carol.data_received]}")
+
+
+async def control(checks, people, server, limit):
+    """The control API's side (docs/API.md): a subscription sees each relayed message as `dataReceived`, and
+    `sendData` reaches the participants it names (or all), sender identity empty; every request, reply and event
+    is validated against docs/schemas/control."""
+    alice, bob, carol = people
+    c = control_api.Checker()
+    http = control_api.HTTP(c, server.port)
+    rpc = await control_api.RPC(c, "data").open(server.port)
+    try:
+        await rpc.call("subscribe", {"room": "data-room"})
+        for p in people:
+            fresh(p)
+        alice.send_data("hello, application")
+        alice.send_data(b"\x00\x01\x02", targets=["bob"], reliable=False)
+        text = await rpc.wait_event("dataReceived", identity="alice", reliable=True)
+        binary = await rpc.wait_event("dataReceived", identity="alice", reliable=False)
+        checks.check("control: dataReceived events carry the sender, targets, path and payload",
+                     text and text.get("text") == "hello, application" and text["targets"] == []
+                     and binary and binary.get("base64") == "AAEC" and binary["targets"] == ["bob"],
+                     f"{text}; {binary}")
+        await bob.wait_data(2)
+        await carol.wait_data(1)
+
+        for p in people:
+            fresh(p)
+        r = await http.call("sendData", {"room": "data-room", "text": "from the application", "identities": ["bob"]})
+        got = await bob.wait_data(1)
+        r2 = await rpc.call("sendData", {"room": "data-room", "base64": base64.b64encode(b"\xff" * 3000).decode(),
+                                         "reliable": False})
+        r3 = await rpc.call("sendData", {"room": "data-room", "text": ""})
+        everyone = await asyncio.gather(*(p.wait_data(2, predicate=lambda m: m[0] == "") for p in (alice, carol)),
+                                        bob.wait_data(3, predicate=lambda m: m[0] == ""))
+        checks.check("control: sendData to ['bob'] reaches bob only, sender identity empty (the application)",
+                     r == {"queued": 1} and got[0][:3] == ("", "from the application", "starling.reliable")
+                     and all(m[1] != "from the application" for m in alice.data_received + carol.data_received),
+                     f"{r}; bob got {got[0][:3]}")
+        lossy = [m for m in everyone[0] if m[2] == "starling.lossy"]
+        checks.check("control: sendData to everyone, binary on the lossy path and an empty text message",
+                     r2 == {"queued": 3} and r3 == {"queued": 3} and lossy and lossy[0][1] == b"\xff\xff\xff" * 1000
+                     and all(any(m[1] == "" for m in got) for got in everyone),
+                     f"{r2}, {r3}; alice got {[(m[2], len(m[1])) for m in everyone[0]]}")
+        e = await http.call("sendData", {"room": "data-room", "text": "x" * limit}, error="invalid_params", valid=True)
+        checks.check("control: sendData over data.maxMessageBytes is refused naming the limit",
+                     e and "maxMessageBytes" in e.get("message", ""), str(e)[:200])
+    finally:
+        await rpc.ws.close()
+    checks.check(f"control: every request, reply and event matched docs/schemas/control ({c.validated} validated)",
+                 not c.failures, "; ".join(c.failures[:3]))
 
 
 async def ordered(checks, people):
@@ -265,11 +323,13 @@ async def run(server, checks, people):
     checks.check("our a=max-message-size reaches aiortc", remote == limit, f"aiortc holds {remote}, we announce {limit}")
     if os.environ.get("DATA_ONLY"):
         for name in os.environ["DATA_ONLY"].split(","):
-            args = (checks, people, limit) if name in ("sizes", "over_limit") else (checks, people)
+            args = {"sizes": (checks, people, limit), "over_limit": (checks, people, limit),
+                    "control": (checks, people, server, limit)}.get(name, (checks, people))
             await globals()[name](*args)
         return
     await sizes(checks, people, limit)
     await targets(checks, people)
+    await control(checks, people, server, limit)
     await over_limit(checks, people, limit)
     await closing(checks, people)
     await slow_receiver(checks, people)

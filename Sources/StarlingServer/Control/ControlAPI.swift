@@ -16,7 +16,7 @@ struct ControlAPI: Sendable {
 
     static let methods = [
         "createRoom", "listRooms", "getRoom", "closeRoom", "listParticipants", "removeParticipant", "muteTrack",
-        "createToken", "getStats",
+        "createToken", "getStats", "sendData",
     ]
 
     /// Compares the presented key with the configured one in time independent of where they differ.
@@ -85,6 +85,8 @@ struct ControlAPI: Sendable {
             case "getStats":
                 let room = try room(p)
                 return try await room.stats(participant: try p.optionalString("participantId", maxBytes: 128))
+            case "sendData":
+                return try await sendData(p)
             default:
                 throw ControlError(
                     .methodNotFound, "unknown method '\(method.prefix(64))'; known: \(Self.methods.joined(separator: ", "))")
@@ -108,6 +110,40 @@ struct ControlAPI: Sendable {
             throw ControlError(.notFound, "no room \(name)")
         }
         return room
+    }
+
+    /// `sendData`: a message from the application to a room's participants that joined with data channels
+    /// (docs/PROTOCOL.md section 9), all of them or the named identities, on the reliable or the lossy path.
+    /// Its sender identity is empty, which participants show as the application. Returns how many participants
+    /// it was queued for (a participant still connecting gets it once its channel opens).
+    private func sendData(_ p: ControlParams) async throws -> JSONValue {
+        let room = try room(p)
+        let text = p.object["text"]
+        let base64 = try p.optionalString("base64", maxBytes: 4 << 20)
+        let payload: [UInt8]
+        let isText: Bool
+        switch (text, base64) {
+        case (.string(let s)?, nil):
+            payload = Array(s.utf8)
+            isText = true
+        case (nil, let b64?), (.null?, let b64?):
+            guard let data = Data(base64Encoded: b64) else {
+                throw ControlError(.invalidParams, "'base64' is not valid base64")
+            }
+            payload = Array(data)
+            isText = false
+        case (nil, nil), (.null?, nil):
+            throw ControlError(.invalidParams, "give exactly one of 'text' and 'base64'")
+        case (.string?, _?):
+            throw ControlError(.invalidParams, "give exactly one of 'text' and 'base64'")
+        default:
+            throw ControlError(.invalidParams, "'text' must be a string")
+        }
+        let identities = try p.optionalStringArray("identities", maxCount: 1000, maxBytes: 128) ?? []
+        let reliable = try p.optionalBool("reliable") ?? true
+        let queued = try await room.sendData(
+            payload: payload, isText: isText, to: identities, reliable: reliable, from: "")
+        return ["queued": .int(queued)]
     }
 
     private func createToken(_ p: ControlParams) throws(ControlError) -> JSONValue {
@@ -270,6 +306,26 @@ struct ControlParams {
             throw ControlError(.invalidParams, "'\(name)' must be a number in \(range.lowerBound)...\(range.upperBound)")
         }
         return value
+    }
+
+    /// An array of non-empty strings of at most `maxBytes` each, at most `maxCount` of them.
+    func optionalStringArray(_ name: String, maxCount: Int, maxBytes: Int) throws(ControlError) -> [String]? {
+        switch object[name] {
+        case nil, .null?: return nil
+        case .array(let items)?:
+            guard items.count <= maxCount else {
+                throw ControlError(.invalidParams, "'\(name)' has more than \(maxCount) entries")
+            }
+            var out: [String] = []
+            for item in items {
+                guard case .string(let s) = item, !s.isEmpty, s.utf8.count <= maxBytes else {
+                    throw ControlError(.invalidParams, "'\(name)' must hold strings of 1-\(maxBytes) bytes")
+                }
+                out.append(s)
+            }
+            return out
+        default: throw ControlError(.invalidParams, "'\(name)' must be an array of strings")
+        }
     }
 
     func optionalObject(_ name: String) throws(ControlError) -> ControlParams? {
