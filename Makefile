@@ -1,8 +1,9 @@
 # Starling. `make run` and `make test` install what they need from Debian first (fast when present).
 SHELL := /bin/bash
 SYSTEM_PACKAGES := libssl-dev libsrtp2-dev libopus-dev libvpx-dev libusrsctp-dev pkg-config curl
-# What the interop tests add: Chromium and its driver from Debian, unshare/ip for the loopback-only namespace.
-TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux
+# What the interop tests add: Chromium and its driver from Debian, unshare/ip for the loopback-only namespace,
+# coturn (turnserver) for the TURN test.
+TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux nftables coturn
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
@@ -52,7 +53,7 @@ load-smoke: deps
 
 ## Real peers (Chromium, aiortc) in a network namespace holding only loopback: they accept our SDP answers,
 ## they connect to /v1/echo (ICE, DTLS, SRTP) in both UDP port modes and decode their media echoed back, and
-## they hold conferences through the web app and /rtc.
+## they hold conferences through the web app and /rtc; a relay-only Chromium reaches the room through coturn.
 interop: test-deps unit-tests
 	$(SWIFT) build --product starling
 	python3 Tests/Interop/sdp_accept.py --no-build
@@ -64,6 +65,8 @@ interop: test-deps unit-tests
 	python3 Tests/Interop/conference_mixed.py --binary .build/debug/starling
 	python3 Tests/Interop/data_aiortc.py --binary .build/debug/starling
 	python3 Tests/Interop/data_chromium.py --binary .build/debug/starling
+	python3 Tests/Interop/ice_tcp_chromium.py --binary .build/debug/starling
+	python3 Tests/Interop/turn_chromium.py --binary .build/debug/starling
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
 fuzz: deps

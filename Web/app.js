@@ -4,6 +4,10 @@
 //
 // Test hooks: window.starling (state, participants, stats(), join(), shareScreen(), stopScreen(), leave(), ...)
 // and window.starlingLog (the log lines).
+//
+// `?relay=1` in the page's address makes both connections use only the TURN servers of the join response
+// (iceTransportPolicy "relay"), as a participant whose network allows nothing else would: a check of the TURN
+// setup. Without TURN servers configured, such a page cannot connect.
 
 const $ = (id) => document.getElementById(id);
 
@@ -371,11 +375,18 @@ async function restartMedia() {
 /** The TURN servers of the join response (fresh credentials on every join), for both connections. */
 function useIceServers(servers) {
   rt.iceServers = Array.isArray(servers) ? servers : [];
-  if (rt.sub) rt.sub.setConfiguration({ iceServers: rt.iceServers });
+  if (rt.sub) rt.sub.setConfiguration(rtcConfiguration());
+}
+
+/** `?relay=1`: relay candidates only (see the top of this file). */
+const ICE_TRANSPORT_POLICY = new URLSearchParams(location.search).get("relay") === "1" ? "relay" : "all";
+
+function rtcConfiguration() {
+  return { iceServers: rt.iceServers || [], iceTransportPolicy: ICE_TRANSPORT_POLICY };
 }
 
 function newSubscriber() {
-  const pc = new RTCPeerConnection({ iceServers: rt.iceServers || [] });
+  const pc = new RTCPeerConnection(rtcConfiguration());
   pc.ontrack = onRemoteTrack;
   pc.ondatachannel = (e) => onDataChannel(e.channel);
   pc.onconnectionstatechange = () => { log(`subscriber ${pc.connectionState}`); updateStatus(); };
@@ -448,7 +459,7 @@ function enqueuePublish(fn) {
 }
 
 async function publishInitial() {
-  rt.pub = new RTCPeerConnection({ iceServers: rt.iceServers || [] });
+  rt.pub = new RTCPeerConnection(rtcConfiguration());
   rt.pub.onconnectionstatechange = () => { log(`publisher ${rt.pub?.connectionState}`); updateStatus(); };
   if (rt.microphone) {
     rt.microphone.transceiver = rt.pub.addTransceiver(rt.microphone.track, { direction: "sendonly", streams: [rt.localStream] });
@@ -1243,6 +1254,21 @@ window.starling = {
   transfers() { return Object.values(state.transfers).map(({ chunks, url, ...t }) => t); },
   setMicMuted: (m) => setMuted("microphone", m),
   setCameraMuted: (m) => setMuted("camera", m),
+  /** The selected ICE candidate pair of each connection (getStats): {publisher, subscriber}, each null or
+   * {state, local: {candidateType, protocol, address, port, relayProtocol}, remote: {...}}. */
+  selectedPairs: async () => ({ publisher: await selectedPair(rt.pub), subscriber: await selectedPair(rt.sub) }),
 };
+
+async function selectedPair(pc) {
+  if (!pc) return null;
+  const stats = await pc.getStats();
+  let pairId = null;
+  stats.forEach((s) => { if (s.type === "transport" && s.selectedCandidatePairId) pairId = s.selectedCandidatePairId; });
+  const pair = pairId && stats.get(pairId);
+  if (!pair) return null;
+  const pick = (c) => c && { candidateType: c.candidateType, protocol: c.protocol, address: c.address, port: c.port,
+    relayProtocol: c.relayProtocol ?? null, tcpType: c.tcpType ?? null };
+  return { state: pair.state, local: pick(stats.get(pair.localCandidateId)), remote: pick(stats.get(pair.remoteCandidateId)) };
+}
 
 initForm();
