@@ -7,7 +7,7 @@
 import PackageDescription
 
 /// One executable per parser; each has a folder under Sources/ (scripts/fuzz.sh runs every folder there).
-let fuzzTargets = ["FuzzAV1DD", "FuzzDCEP", "FuzzH264", "FuzzJWT", "FuzzRTCP", "FuzzRTP", "FuzzSDP", "FuzzSTUN", "FuzzVP8", "FuzzVP9"]
+let fuzzTargets = ["FuzzAV1DD", "FuzzDCEP", "FuzzH264", "FuzzJWT", "FuzzRFC4571", "FuzzRTCP", "FuzzRTP", "FuzzSDP", "FuzzSTUN", "FuzzVP8", "FuzzVP9"]
 
 let package = Package(
     name: "StarlingFuzz",

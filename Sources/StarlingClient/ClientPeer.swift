@@ -80,6 +80,11 @@ public final class ClientPeer {
         ICECandidate(foundation: "1", priority: (126 << 24) | (65535 << 8) | 255, address: address, port: port)
     }
 
+    /// Which of the server's candidates we check: its UDP host candidates, or (ICE-TCP, RFC 6544) its passive
+    /// TCP ones, whose addresses then come back as TCP transport addresses. Over TCP the caller connects to
+    /// them, frames every packet (RFC 4571) and hands what arrives to the transport as from that address.
+    public var iceTransport: STUNAddress.TransportProtocol = .udp
+
     /// By mid, what the server sends us on each m-line we receive on (from the answer).
     public private(set) var receivedStreams: [String: ReceivedStream] = [:]
 
@@ -177,8 +182,8 @@ public final class ClientPeer {
         guard let first = answer.media.first(where: { $0.port != 0 }) else { throw ClientError.badAnswer("no accepted m-line") }
         guard let credentials = answer.iceCredentials(for: first) else { throw ClientError.badAnswer("no ICE credentials") }
         let fingerprints = answer.fingerprints(for: first)
-        let candidates = Self.udpCandidates(of: first)
-        guard !candidates.isEmpty else { throw ClientError.badAnswer("no UDP candidate") }
+        let candidates = serverCandidates(of: first)
+        guard !candidates.isEmpty else { throw ClientError.badAnswer("no \(iceTransport == .tcp ? "passive TCP" : "UDP") candidate") }
         for m in answer.media where !m.isRejected {
             guard let mid = m.mid, let stream = Self.announcedStream(in: m) else { continue }
             receivedStreams[mid] = stream
@@ -252,8 +257,10 @@ public final class ClientPeer {
         }
         // Nothing accepted yet (say, only a data channel line we do not take): no transport until something is.
         if transport == nil, !bundled.isEmpty {
-            let candidates = Self.udpCandidates(of: first)
-            guard !candidates.isEmpty else { throw ClientError.badAnswer("the offer has no UDP candidate") }
+            let candidates = serverCandidates(of: first)
+            guard !candidates.isEmpty else {
+                throw ClientError.badAnswer("the offer has no \(iceTransport == .tcp ? "passive TCP" : "UDP") candidate")
+            }
             try makeTransport(
                 credentials: credentials, candidates: candidates, role: .client, fingerprints: offer.fingerprints(for: first),
                 now: now)
@@ -266,9 +273,13 @@ public final class ClientPeer {
     }
 
     /// The UDP host candidates of an m-line (what an ICE-lite server announces).
-    private static func udpCandidates(of m: MediaDescription) -> [STUNAddress] {
-        m.candidates.filter { $0.transport.lowercased() == "udp" }.compactMap {
-            STUNAddress("\($0.address.contains(":") ? "[\($0.address)]" : $0.address):\($0.port)")
+    /// The server's candidates of `iceTransport`: UDP ones, or TCP ones we can connect to (`tcptype passive`).
+    private func serverCandidates(of m: MediaDescription) -> [STUNAddress] {
+        let wanted = m.candidates.filter {
+            iceTransport == .udp ? $0.isUDP : $0.isTCP && $0.tcpType?.lowercased() == "passive"
+        }
+        return wanted.compactMap {
+            STUNAddress("\($0.address.contains(":") ? "[\($0.address)]" : $0.address):\($0.port)")?.over(iceTransport)
         }
     }
 

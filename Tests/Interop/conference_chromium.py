@@ -77,7 +77,7 @@ class Starling(StarlingProcess):
 class Browser:
     """One headless Chromium session on the web app."""
 
-    def __init__(self, name):
+    def __init__(self, name, extra_flags=()):
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
 
@@ -85,7 +85,7 @@ class Browser:
         self.profile = tempfile.mkdtemp(prefix="starling-chromium-")
         options = webdriver.ChromeOptions()
         options.binary_location = "/usr/bin/chromium"
-        for flag in sdppeers.CHROMIUM_FLAGS + EXTRA_FLAGS + [f"--user-data-dir={self.profile}"]:
+        for flag in sdppeers.CHROMIUM_FLAGS + EXTRA_FLAGS + list(extra_flags) + [f"--user-data-dir={self.profile}"]:
             options.add_argument(flag)
         self.driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=options)
         self.driver.set_script_timeout(30)

@@ -31,6 +31,7 @@ class StarlingProcess:
         self.stop_seconds = stop_seconds
         full = {k: v for k, v in os.environ.items() if not (clean_env and k.startswith("STARLING_"))}
         full["STARLING_HTTP_PORT"] = str(self.port)
+        full["STARLING_MEDIA_TCP_PORT"] = "0"  # a free ICE-TCP port unless `env` names one
         full.update(env)
         self.log = tempfile.NamedTemporaryFile(prefix=log_prefix, suffix=".log", delete=False)
         self.proc = subprocess.Popen([binary, "serve", "--config", os.path.join(ROOT, "config/starling.yaml")],

@@ -59,6 +59,7 @@ import Testing
         var configuration = StarlingConfiguration()
         configuration.media.portMode = mode
         configuration.media.udpPort = 0
+        configuration.media.tcpPort = 0
         configuration.media.portRangeStart = 41000
         configuration.media.portRangeEnd = 41099
         let media = try await MediaService.start(

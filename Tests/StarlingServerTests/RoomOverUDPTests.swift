@@ -106,6 +106,7 @@ import Testing
     static func startMedia() async throws -> (MediaService, addresses: [String]) {
         var configuration = StarlingConfiguration()
         configuration.media.udpPort = 0
+        configuration.media.tcpPort = 0
         configuration.media.eventLoops = 1
         let media = try await MediaService.start(
             configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))

@@ -32,6 +32,7 @@ import Testing
         var configuration = StarlingConfiguration()
         configuration.http.port = 0
         configuration.media.udpPort = 0
+        configuration.media.tcpPort = 0
         configuration.media.eventLoops = 1
         configuration.auth.jwtSecret = secret
         adjust(&configuration)

@@ -1,7 +1,9 @@
 import StarlingTestSupport
+import StarlingWireChecks
 import Testing
 
 @testable import StarlingWire
+import StarlingWireChecks
 
 /// RFC 4571 framing (ICE-TCP's, RFC 6544 §3): packets cut at any points come out whole and in order; the
 /// limit is kept; framing writes the length first.
@@ -57,6 +59,26 @@ import Testing
     }
 
     /// Arbitrary bytes never trap, and the framer never holds more than one frame's worth.
+    /// The fuzz target's invariants (`WireInvariants.rfc4571`) on random streams and on valid framed ones.
+    @Test func invariantsHoldOnRandomAndFramedStreams() throws {
+        var rng = SeededRandom(seed: 0x4571)
+        for i in 0..<2000 {
+            var bytes = (0..<Int.random(in: 0...600, using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+            if i % 2 == 0, bytes.count >= 2 {
+                // A well-formed stream: frames of random lengths up to the limit the first byte picks.
+                var framed = Array(bytes[0..<2])
+                let limit = 1 + Int(bytes[0]) * 64
+                for _ in 0..<Int.random(in: 0...8, using: &rng) {
+                    let frame = (0..<Int.random(in: 0...min(limit, 300), using: &rng)).map { _ in UInt8.random(in: 0...255, using: &rng) }
+                    try RFC4571Framer.frame(frame, into: &framed)
+                }
+                bytes = framed
+            }
+            let problem = bytes.withUnsafeBytes { WireInvariants.rfc4571($0) }
+            #expect(problem == nil, "\(bytes.prefix(16))")
+        }
+    }
+
     @Test func randomStreamsStayBounded() {
         var rng = SeededRandom(seed: 0xF4A3)
         for _ in 0..<500 {

@@ -15,7 +15,7 @@ public enum ConfigurationLoader {
     static let knownKeys: [String] = [
         "http.host", "http.port", "http.webRoot",
         "media.listenAddress", "media.announcedAddresses", "media.portMode", "media.udpPort",
-        "media.portRangeStart", "media.portRangeEnd", "media.eventLoops",
+        "media.portRangeStart", "media.portRangeEnd", "media.eventLoops", "media.tcpEnabled", "media.tcpPort",
         "dtls.certificateFile", "dtls.privateKeyFile",
         "log.level",
         "shutdown.gracePeriodSeconds",
@@ -90,6 +90,8 @@ public enum ConfigurationLoader {
         config.media.portRangeStart = reader.int("media.portRangeStart", default: config.media.portRangeStart, in: 1...65535)
         config.media.portRangeEnd = reader.int("media.portRangeEnd", default: config.media.portRangeEnd, in: 1...65535)
         config.media.eventLoops = reader.int("media.eventLoops", default: config.media.eventLoops, in: 0...256)
+        config.media.tcpEnabled = reader.bool("media.tcpEnabled", default: config.media.tcpEnabled)
+        config.media.tcpPort = reader.int("media.tcpPort", default: config.media.tcpPort, in: 0...65535)
         if config.media.portRangeEnd < config.media.portRangeStart {
             reader.issues.append(ConfigIssue(key: "media.portRangeEnd", reason: "must not be below media.portRangeStart"))
         }

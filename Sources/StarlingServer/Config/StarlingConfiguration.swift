@@ -32,6 +32,10 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public var udpPort: Int = 7881
         public var portRangeStart: Int = 50000
         public var portRangeEnd: Int = 50199
+        /// ICE-TCP (RFC 6544): a passive TCP host candidate beside every UDP one, for peers whose network
+        /// blocks UDP. Event loop i listens on tcpPort + i (0: free ports, for tests).
+        public var tcpEnabled: Bool = true
+        public var tcpPort: Int = 7881
         /// Event loops (threads) for media; 0 means one per core.
         public var eventLoops: Int = 0
         public init() {}

@@ -22,7 +22,7 @@ struct BundledAnswer {
     /// exchange keeps the DTLS role of the association it continues).
     init(
         offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
-        port: Int, setup existing: SDP.Setup? = nil
+        port: Int, tcpPort: Int? = nil, setup existing: SDP.Setup? = nil
     ) throws(Unanswerable) {
         guard let first = offer.media.first(where: { !$0.isRejected }) else {
             throw Unanswerable(description: "the offer has no m-line that is not rejected")
@@ -38,15 +38,34 @@ struct BundledAnswer {
         dtlsRole = setup == .active ? .client : .server
         self.local = local
         self.fingerprint = fingerprint
-        candidates = Self.hostCandidates(addresses: candidateAddresses, port: port)
+        candidates = Self.hostCandidates(addresses: candidateAddresses, port: port, tcpPort: tcpPort)
     }
 
-    /// UDP host candidates on the configured addresses only, the first preferred (RFC 8445 §5.1.2).
-    static func hostCandidates(addresses: [String], port: Int) -> [ICECandidate] {
-        addresses.enumerated().map { i, address in
+    /// Host candidates on the configured addresses only, the first preferred: UDP on `port`, and with
+    /// `tcpPort` a passive ICE-TCP candidate on each address too (RFC 6544 §4.5, `tcptype passive`).
+    ///
+    /// Priorities follow RFC 8445 §5.1.2.1: type preference 126 (host) for both, local preference 65535
+    /// less the address's rank for UDP, and for TCP RFC 6544 §4.2's (2^13 * direction-pref + other-pref)
+    /// with direction-pref 4 for passive, so that a peer reaching us both ways prefers UDP.
+    static func hostCandidates(addresses: [String], port: Int, tcpPort: Int? = nil) -> [ICECandidate] {
+        let udp = addresses.enumerated().map { i, address in
             ICECandidate(
-                foundation: "\(i + 1)", priority: UInt32(2_130_706_431 - i), address: address, port: UInt16(clamping: port))
+                foundation: "\(i + 1)", priority: priority(localPreference: 65_535 - i), address: address,
+                port: UInt16(clamping: port))
         }
+        guard let tcpPort else { return udp }
+        let tcp = addresses.enumerated().map { i, address in
+            ICECandidate(
+                foundation: "\(addresses.count + i + 1)", transport: "tcp",
+                priority: priority(localPreference: (1 << 13) * 4 + 8191 - i), address: address,
+                port: UInt16(clamping: tcpPort), tcpType: "passive")
+        }
+        return udp + tcp
+    }
+
+    /// RFC 8445 §5.1.2.1 for a host candidate of component 1.
+    private static func priority(localPreference: Int) -> UInt32 {
+        UInt32(126 << 24 | max(0, min(localPreference, 65_535)) << 8 | 255)
     }
 
     /// The transport attributes every bundled m-line of ours carries: candidates, ICE credentials and

@@ -33,6 +33,12 @@ extension MediaPeer {
 /// In single-port mode one UDP socket carries every peer; a datagram is matched to its peer by source
 /// address, or, for the first packet of a new address, by the USERNAME of its STUN Binding request. In
 /// port-range mode every peer has a socket of its own.
+///
+/// ICE-TCP (RFC 6544): in both modes the loop also listens on one TCP port, the passive TCP host candidate
+/// of every peer on it. A connection carries RFC 4571 frames; its first must be a STUN Binding request whose
+/// USERNAME names a peer, which binds the connection to that peer for good. Its packets then go to the
+/// peer's transport from a TCP transport address (`STUNAddress.transport == .tcp`), so the ICE agent sees
+/// it as a pair of its own, and the pair the peer nominates carries the media (UDP or TCP).
 actor MediaLoop {
     nonisolated let eventLoop: any EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
@@ -43,6 +49,13 @@ actor MediaLoop {
     struct Counters {
         var datagramsIn = 0
         var unmatchedDatagrams = 0
+        /// ICE-TCP connections accepted, refused (over the limit, or a first frame that names no peer, or
+        /// silent for `streamBindTimeout`), and frames received on them.
+        var streamsAccepted = 0
+        var streamsRefused = 0
+        var streamFramesIn = 0
+        /// Packets for a TCP pair whose connection is gone (the writer counts those refused by a full one).
+        var streamPacketsDropped = 0
     }
     private(set) var counters = Counters()
     /// Every datagram this loop sends goes through here (pooled buffers, one flush per burst).
@@ -57,8 +70,10 @@ actor MediaLoop {
         /// The socket this peer's datagrams use (shared or its own).
         var channel: any Channel
         var ownsChannel: Bool
+        /// Its ICE-TCP connections (keys of `streams`).
+        var streams: Set<ObjectIdentifier> = []
         var knownAddresses: Set<STUNAddress> = []
-        var destination: (address: STUNAddress, socketAddress: SocketAddress)?
+        var destination: (address: STUNAddress, route: MediaRoute)?
         init(peer: any MediaPeer, channel: any Channel, ownsChannel: Bool) {
             self.peer = peer
             self.channel = channel
@@ -67,6 +82,31 @@ actor MediaLoop {
     }
 
     private var peers: [ObjectIdentifier: PeerEntry] = [:]
+
+    /// An accepted ICE-TCP connection; `peer` is set by its first frame, a STUN request naming the peer.
+    private final class StreamConnection {
+        let channel: any Channel
+        let remote: STUNAddress
+        let opened: Instant
+        var peer: ObjectIdentifier?
+        init(channel: any Channel, remote: STUNAddress, opened: Instant) {
+            self.channel = channel
+            self.remote = remote
+            self.opened = opened
+        }
+    }
+    private var tcpListener: (any Channel)?
+    /// The loop's ICE-TCP port (nil when ICE-TCP is off).
+    private(set) var tcpPort: Int?
+    private var streams: [ObjectIdentifier: StreamConnection] = [:]
+    private var streamsByRemote: [STUNAddress: ObjectIdentifier] = [:]
+    private var lastStreamSweep = Instant(nanoseconds: 0)
+    /// Connections a loop holds at most; more are closed at once.
+    static let maxStreams = 4096
+    /// How long a connection may stay without naming its peer.
+    static let streamBindTimeout = Duration.seconds(10)
+    /// Per connection: past the high mark packets for it are dropped until it drains below the low one.
+    static let streamWriteBuffer = WriteBufferWaterMark(low: 256 << 10, high: 1 << 20)
     private var peersByUfrag: [String: ObjectIdentifier] = [:]
     private var peersByAddress: [STUNAddress: ObjectIdentifier] = [:]
     /// Datagrams are copied here and decrypted in place: one buffer per loop, reused for every packet.
@@ -95,6 +135,11 @@ actor MediaLoop {
             sharedChannel = channel
             sharedPort = channel.localAddress?.port
         }
+        if settings.tcpEnabled {
+            let listener = try await listenTCP(port: settings.tcpPort == 0 ? 0 : settings.tcpPort + index)
+            tcpListener = listener
+            tcpPort = listener.localAddress?.port
+        }
         let loop = self
         tickTask = eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(10), delay: .milliseconds(10)) { _ in
             loop.withAssumedIsolation(()) { loop, _ in loop.tick() }
@@ -105,6 +150,10 @@ actor MediaLoop {
         tickTask?.cancel()
         for entry in peers.values where entry.ownsChannel { try? await entry.channel.close() }
         try? await sharedChannel?.close()
+        try? await tcpListener?.close()
+        for connection in streams.values { connection.channel.close(promise: nil) }
+        streams.removeAll()
+        streamsByRemote.removeAll()
         peers.removeAll()
         peersByUfrag.removeAll()
         peersByAddress.removeAll()
@@ -128,12 +177,31 @@ actor MediaLoop {
             .get()
     }
 
+    /// The passive ICE-TCP listener: RFC 4571 frames on every accepted connection, handled on this loop.
+    private func listenTCP(port: Int) async throws -> any Channel {
+        let loop = self
+        return try await ServerBootstrap(group: eventLoop)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelOption(.backlog, value: 256)
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.writeBufferWaterMark, value: MediaLoop.streamWriteBuffer)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(
+                        ByteToMessageHandler(RFC4571FrameDecoder(maxFrameLength: 65_535)))
+                    try channel.pipeline.syncOperations.addHandler(MediaStreamHandler(loop: loop))
+                }
+            }
+            .bind(host: settings.listenAddress, port: port)
+            .get()
+    }
+
     /// A socket for a new peer: the shared one, or one of its own from the port range. Its local port is
-    /// what the peer's candidates announce.
-    func socketForNewPeer() async throws -> (channel: any Channel, port: Int, owned: Bool) {
-        if let shared = sharedChannel { return (shared, shared.localAddress?.port ?? 0, false) }
+    /// what the peer's UDP candidates announce; `tcpPort` (the loop's) its TCP candidates.
+    func socketForNewPeer() async throws -> (channel: any Channel, port: Int, owned: Bool, tcpPort: Int?) {
+        if let shared = sharedChannel { return (shared, shared.localAddress?.port ?? 0, false, tcpPort) }
         let channel = try await bindFromRange()
-        return (channel, channel.localAddress?.port ?? 0, true)
+        return (channel, channel.localAddress?.port ?? 0, true, tcpPort)
     }
 
     /// Adds a peer on a socket from `socketForNewPeer`.
@@ -159,9 +227,10 @@ actor MediaLoop {
         guard let entry = peers.removeValue(forKey: id) else { return }
         // What the transport still has to say (a DTLS close_notify) goes out before the socket closes.
         while let transmit = peer.transport.pollTransmit() {
-            transmit.bytes.withUnsafeBytes { send($0, to: SocketAddress(transmit.destination), on: entry.channel) }
+            transmit.bytes.withUnsafeBytes { send($0, to: transmit.destination, entry: entry) }
         }
         flush()
+        for stream in entry.streams { closeStream(stream) }
         peersByUfrag = peersByUfrag.filter { $0.value != id }
         for address in entry.knownAddresses where peersByAddress[address] == id { peersByAddress[address] = nil }
         if entry.ownsChannel { entry.channel.close(promise: nil) }
@@ -222,11 +291,11 @@ actor MediaLoop {
     private func afterTransportActivity(_ entry: PeerEntry, now: Instant) {
         let transport = entry.peer.transport
         while let transmit = transport.pollTransmit() {
-            transmit.bytes.withUnsafeBytes { send($0, to: SocketAddress(transmit.destination), on: entry.channel) }
+            transmit.bytes.withUnsafeBytes { send($0, to: transmit.destination, entry: entry) }
         }
         while let event = transport.pollEvent() {
-            if case .selectedPairChanged(let remote) = event {
-                entry.destination = (remote, SocketAddress(remote))
+            if case .selectedPairChanged(let remote) = event, let route = route(to: remote, entry: entry) {
+                entry.destination = (remote, route)
                 peersByAddress[remote] = ObjectIdentifier(entry.peer)
                 entry.knownAddresses.insert(remote)
             }
@@ -245,12 +314,35 @@ actor MediaLoop {
         guard let entry = peers[ObjectIdentifier(peer)], let destination = entry.destination,
             peer.transport.destination != nil
         else { return false }
-        send(bytes, to: destination.socketAddress, on: entry.channel)
+        writer.send(bytes, via: destination.route)
         return true
     }
 
-    private func send(_ bytes: UnsafeRawBufferPointer, to address: SocketAddress, on channel: any Channel) {
-        writer.send(bytes, to: address, on: channel)
+    /// How to reach `remote` for `peer`: the peer's UDP socket, or the peer's ICE-TCP connection from that
+    /// address (nil when there is none). Peers keep the route of their selected pair and send on it.
+    func route(to remote: STUNAddress, for peer: any MediaPeer) -> MediaRoute? {
+        guard let entry = peers[ObjectIdentifier(peer)] else { return nil }
+        return route(to: remote, entry: entry)
+    }
+
+    private func route(to remote: STUNAddress, entry: PeerEntry) -> MediaRoute? {
+        guard remote.transport == .tcp else { return .datagram(channel: entry.channel, address: SocketAddress(remote)) }
+        guard let id = streamsByRemote[remote], entry.streams.contains(id), let connection = streams[id] else { return nil }
+        return .stream(channel: connection.channel)
+    }
+
+    /// Sends what a peer's transport queued for `remote` (any of its addresses, not only the selected one).
+    func send(_ bytes: UnsafeRawBufferPointer, to remote: STUNAddress, for peer: any MediaPeer) {
+        guard let entry = peers[ObjectIdentifier(peer)] else { return }
+        send(bytes, to: remote, entry: entry)
+    }
+
+    private func send(_ bytes: UnsafeRawBufferPointer, to remote: STUNAddress, entry: PeerEntry) {
+        guard let route = route(to: remote, entry: entry) else {
+            counters.streamPacketsDropped += 1
+            return
+        }
+        writer.send(bytes, via: route)
     }
 
     /// Flushes every socket written to since the last flush: one flush per read burst or tick.
@@ -268,6 +360,87 @@ actor MediaLoop {
         }
         flush()
         for peer in finished { remove(peer) }
+        if !streams.isEmpty, now - lastStreamSweep >= .seconds(1) {
+            lastStreamSweep = now
+            sweepStreams(now: now)
+        }
+    }
+
+    // MARK: - ICE-TCP connections (RFC 6544), on the loop
+
+    func streamOpened(_ channel: any Channel) {
+        guard streams.count < Self.maxStreams, let address = channel.remoteAddress, let remote = STUNAddress(address)
+        else {
+            counters.streamsRefused += 1
+            channel.close(promise: nil)
+            return
+        }
+        let id = ObjectIdentifier(channel)
+        let connection = StreamConnection(channel: channel, remote: remote.over(.tcp), opened: MediaLoop.now())
+        streams[id] = connection
+        streamsByRemote[connection.remote] = id
+        counters.streamsAccepted += 1
+    }
+
+    /// One RFC 4571 frame from a connection: the first must be a STUN request naming a peer (RFC 6544 §3:
+    /// every packet is framed, and ICE checks come first); then they all go to that peer's transport.
+    func receive(frame: ByteBuffer, on channel: any Channel) {
+        counters.streamFramesIn += 1
+        guard let connection = streams[ObjectIdentifier(channel)] else { return }
+        let length = frame.readableBytes
+        guard length > 0, length <= scratch.count else { return }
+        frame.withUnsafeReadableBytes { scratch.copyMemory(from: $0) }
+        let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<length])
+        if connection.peer == nil {
+            guard DatagramKind(classifying: UnsafeRawBufferPointer(bytes)) == .stun,
+                let peek = STUNMessage.peek(UnsafeRawBufferPointer(bytes)),
+                let ufrag = peek.usernameBeforeColon(in: UnsafeRawBufferPointer(bytes)),
+                let id = peersByUfrag[String(decoding: ufrag, as: UTF8.self)], let entry = peers[id]
+            else {
+                counters.streamsRefused += 1
+                logger.debug("ICE-TCP connection names no peer", metadata: ["from": "\(connection.remote)"])
+                closeStream(ObjectIdentifier(channel))
+                return
+            }
+            connection.peer = id
+            entry.streams.insert(ObjectIdentifier(channel))
+        }
+        guard let id = connection.peer, let entry = peers[id] else {
+            closeStream(ObjectIdentifier(channel))
+            return
+        }
+        let now = MediaLoop.now()
+        let received = entry.peer.transport.handleDatagram(bytes, from: connection.remote, now: now)
+        afterTransportActivity(entry, now: now)
+        if received != .none {
+            entry.peer.receive(received, buffer: scratch, now: now, loop: self)
+        }
+    }
+
+    func streamClosed(_ channel: any Channel) {
+        forgetStream(ObjectIdentifier(channel))
+    }
+
+    private func closeStream(_ id: ObjectIdentifier) {
+        guard let connection = forgetStream(id) else { return }
+        connection.channel.close(promise: nil)
+    }
+
+    @discardableResult
+    private func forgetStream(_ id: ObjectIdentifier) -> StreamConnection? {
+        guard let connection = streams.removeValue(forKey: id) else { return nil }
+        if streamsByRemote[connection.remote] == id { streamsByRemote[connection.remote] = nil }
+        if let peer = connection.peer { peers[peer]?.streams.remove(id) }
+        return connection
+    }
+
+    /// Closes connections that never named a peer in time.
+    private func sweepStreams(now: Instant) {
+        let stale = streams.filter { $0.value.peer == nil && now - $0.value.opened >= Self.streamBindTimeout }
+        for id in stale.keys {
+            counters.streamsRefused += 1
+            closeStream(id)
+        }
     }
 }
 
@@ -284,6 +457,40 @@ enum MediaLoopError: Error, CustomStringConvertible {
         switch self {
         case .noFreePort(let a, let b): "no free UDP port in \(a)...\(b)"
         }
+    }
+}
+
+/// Hands an ICE-TCP connection's frames (from `RFC4571FrameDecoder`) to the loop's actor synchronously and
+/// flushes once per read burst; tells the loop when the connection opens and closes.
+final class MediaStreamHandler: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+
+    let loop: MediaLoop
+    init(loop: MediaLoop) { self.loop = loop }
+
+    func channelActive(context: ChannelHandlerContext) {
+        loop.withAssumedIsolation(context.channel) { loop, channel in loop.streamOpened(channel) }
+        context.fireChannelActive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        loop.withAssumedIsolation((unwrapInboundIn(data), context.channel)) { loop, frame in
+            loop.receive(frame: frame.0, on: frame.1)
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        loop.withAssumedIsolation(()) { loop, _ in loop.flush() }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        loop.withAssumedIsolation(context.channel) { loop, channel in loop.streamClosed(channel) }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // A frame over the limit (not RFC 4571) or a reset connection: it ends here.
+        context.close(promise: nil)
     }
 }
 

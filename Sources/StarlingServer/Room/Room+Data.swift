@@ -181,9 +181,12 @@ extension Room {
     func sendTransmits(of peer: RoomTransport) {
         peer.transport.flushDataChannels(now: MediaLoop.now())
         while let transmit = peer.transport.pollTransmit() {
-            let address = transmit.destination == peer.transport.destination ? peer.destination : nil
-            transmit.bytes.withUnsafeBytes {
-                loop.writer.send($0, to: address ?? SocketAddress(transmit.destination), on: peer.channel)
+            if transmit.destination == peer.transport.destination, let route = peer.route {
+                transmit.bytes.withUnsafeBytes { loop.writer.send($0, via: route) }
+            } else {
+                loop.withAssumedIsolation((peer, transmit)) { loop, p in
+                    p.1.bytes.withUnsafeBytes { loop.send($0, to: p.1.destination, for: p.0) }
+                }
             }
         }
     }

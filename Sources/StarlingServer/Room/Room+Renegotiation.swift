@@ -10,6 +10,7 @@ struct OfferedConnection {
     var fingerprints: [SDP.Fingerprint]
     var setup: SDP.Setup
     var port: Int
+    var tcpPort: Int?
     var origin: SDP.Origin
     /// The producers of the m-lines the client sends on, by mid.
     var producers: [String: ProducerID]
@@ -54,6 +55,7 @@ extension Room {
         do {
             plan = try RoomAnswer(
                 offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: state.port,
+                tcpPort: state.tcpPort,
                 sources: [:], cname: "starling", setup: state.setup, origin: origin,
                 newSSRC: { UInt32.random(in: 1...UInt32.max) })
         } catch {

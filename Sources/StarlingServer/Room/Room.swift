@@ -148,7 +148,7 @@ actor Room {
         do {
             plan = try RoomAnswer(
                 offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses,
-                port: socket.port, sources: sources, echo: echo, cname: "starling",
+                port: socket.port, tcpPort: socket.tcpPort, sources: sources, echo: echo, cname: "starling",
                 newSSRC: { UInt32.random(in: 1...UInt32.max) })
             transport = try PeerTransport(
                 configuration: .init(
@@ -185,7 +185,7 @@ actor Room {
         output.transports[tid] = peer
         offered[tid] = OfferedConnection(
             local: local, remote: plan.remoteCredentials, fingerprints: plan.remoteFingerprints, setup: plan.transport.setup,
-            port: socket.port, origin: plan.answer.origin,
+            port: socket.port, tcpPort: socket.tcpPort, origin: plan.answer.origin,
             producers: Dictionary(connection.producers.map { ($0.mid, $0.producer) }, uniquingKeysWith: { a, _ in a }))
         attach(peer, channel: socket.channel, owned: socket.owned)
         logger.info(
@@ -213,7 +213,7 @@ actor Room {
 
     /// A socket for a new transport from the loop (the shared one, or its own in port-range mode); refused,
     /// and an own socket closed again, when the room closed while waiting for it.
-    private func reserveSocket() async throws -> (channel: any Channel, port: Int, owned: Bool) {
+    private func reserveSocket() async throws -> (channel: any Channel, port: Int, owned: Bool, tcpPort: Int?) {
         let socket = try await loop.socketForNewPeer()
         guard !isClosed else {
             if socket.owned { try? await socket.channel.close() }
@@ -282,7 +282,7 @@ actor Room {
         nextTransport += 1
         let negotiation = SubscriberNegotiation(
             local: ICECredentials.random(), fingerprint: fingerprint, candidateAddresses: candidateAddresses,
-            port: socket.port, cname: "starling", dataChannels: dataChannels, maxMessageSize: options.data.maxMessageBytes)
+            port: socket.port, tcpPort: socket.tcpPort, cname: "starling", dataChannels: dataChannels, maxMessageSize: options.data.maxMessageBytes)
         subscribers[tid] = (negotiation, socket.channel, socket.owned, nil)
         return tid
     }
@@ -477,7 +477,7 @@ final class RoomOutput: RouterOutput {
 
     @inline(__always)
     private func send(_ packet: UnsafeMutableRawBufferPointer, length: Int, to id: TransportID, rtcp: Bool) {
-        guard let peer = transports[id], let destination = peer.destination, peer.transport.isConnected,
+        guard let peer = transports[id], let route = peer.route, peer.transport.isConnected,
             let base = packet.baseAddress
         else {
             counters.notConnected += 1
@@ -493,7 +493,7 @@ final class RoomOutput: RouterOutput {
             counters.protectFailures += 1
             return
         }
-        writer.send(UnsafeRawBufferPointer(rebasing: packet[0..<protected]), to: destination, on: peer.channel)
+        writer.send(UnsafeRawBufferPointer(rebasing: packet[0..<protected]), via: route)
     }
 }
 
@@ -504,8 +504,8 @@ final class RoomTransport: MediaPeer {
     let transport: PeerTransport
     unowned let room: Room
     let channel: any Channel
-    /// The selected pair's address, converted once when ICE selects it.
-    private(set) var destination: SocketAddress?
+    /// How to reach the selected pair (UDP address or ICE-TCP connection), set when ICE selects it.
+    private(set) var route: MediaRoute?
     let createdAt: Instant
     private(set) var connectedAt: Instant?
     private(set) var ended = false
@@ -540,7 +540,7 @@ final class RoomTransport: MediaPeer {
         let id = self.id
         switch event {
         case .selectedPairChanged(let remote):
-            destination = SocketAddress(remote)
+            route = loop.route(to: remote, for: self)
         case .connected:
             connectedAt = now
             room.assumeIsolated { $0.transportConnected(id) }

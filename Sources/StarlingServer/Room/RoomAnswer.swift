@@ -62,12 +62,12 @@ struct RoomAnswer {
 
     init(
         offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
-        port: Int, sources: [String: Source], echo: Bool = false, cname: String, setup: SDP.Setup? = nil,
+        port: Int, tcpPort: Int? = nil, sources: [String: Source], echo: Bool = false, cname: String, setup: SDP.Setup? = nil,
         origin: SDP.Origin? = nil, newSSRC: () -> UInt32
     ) throws(Unanswerable) {
         let transport = try BundledAnswer(
             offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: port,
-            setup: setup)
+            tcpPort: tcpPort, setup: setup)
         var answer = transport.makeSession(name: "starling", origin: origin)
         var active = 0
         var bundled: [String] = []

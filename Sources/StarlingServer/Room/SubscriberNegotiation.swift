@@ -80,7 +80,8 @@ struct SubscriberNegotiation {
     private(set) var remote: (credentials: ICECredentials, fingerprints: [SDP.Fingerprint], role: DTLSEndpoint.Role)?
 
     init(
-        local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String], port: Int, cname: String,
+        local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String], port: Int, tcpPort: Int? = nil,
+        cname: String,
         dataChannels: Bool = false, maxMessageSize: Int = 262_144
     ) {
         self.local = local
@@ -91,7 +92,7 @@ struct SubscriberNegotiation {
         }
         self.fingerprint = fingerprint
         self.cname = cname
-        candidates = BundledAnswer.hostCandidates(addresses: candidateAddresses, port: port)
+        candidates = BundledAnswer.hostCandidates(addresses: candidateAddresses, port: port, tcpPort: tcpPort)
     }
 
     /// Adds a line sending `producer` (its codec as the publisher negotiated it); returns its mid.

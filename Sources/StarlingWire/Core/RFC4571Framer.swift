@@ -38,12 +38,14 @@ public struct RFC4571Framer: Sendable {
                 compact()
                 return nil
             }
-            let length = Int(buffer[start]) << 8 | Int(buffer[start + 1])
-            guard length <= maxFrameLength else {
+            let length: Int
+            do {
+                length = try Self.frameLength(UInt16(buffer[start]) << 8 | UInt16(buffer[start + 1]), limit: maxFrameLength)
+            } catch {
                 failed = true
                 buffer.removeAll()
                 start = 0
-                throw .invalid(.demux, "rfc4571.length", "a \(length)-byte frame is over the limit of \(maxFrameLength)")
+                throw error
             }
             guard buffer.count - start >= 2 + length else {
                 compact()
@@ -53,6 +55,17 @@ public struct RFC4571Framer: Sendable {
             start += 2 + length
             if length > 0 { return frame }
         }
+    }
+
+    /// The length a frame's 2-byte header announces, checked against `limit` (RFC 4571 §2): a longer
+    /// frame means the peer is not speaking RFC 4571 (or is hostile). Shared with the NIO decoder.
+    @inlinable
+    public static func frameLength(_ header: UInt16, limit: Int) throws(WireError) -> Int {
+        let length = Int(header)
+        guard length <= limit else {
+            throw .invalid(.demux, "rfc4571.length", "a \(length)-byte frame is over the limit of \(limit)")
+        }
+        return length
     }
 
     /// Drops consumed bytes once they are the larger part of the buffer.

@@ -1,8 +1,18 @@
-/// A transport address as STUN carries it (RFC 8489 §14.1): an IPv4 or IPv6 address and a port.
+/// A transport address (RFC 8445 §3: an IP address, a port and the transport protocol): what STUN carries
+/// (RFC 8489 §14.1 holds the address and the port; the protocol is the one the message came over).
 ///
-/// Deliberately free of Foundation and NIO types so Wire stays dependency-free; the UDP layer converts
-/// with `ipBytes` / `init(ipBytes:port:)`. `description` gives "1.2.3.4:5" or "[::1]:5" for logs.
+/// Deliberately free of Foundation and NIO types so Wire stays dependency-free; the socket layer converts
+/// with `ipBytes` / `init(ipBytes:port:)`. `description` gives "1.2.3.4:5" or "[::1]:5" for logs, with
+/// "/tcp" after a TCP address. A UDP and a TCP address of the same IP and port are different addresses:
+/// ICE-TCP (RFC 6544) pairs are told apart from UDP ones by it.
 public struct STUNAddress: Hashable, Sendable, CustomStringConvertible {
+    /// The transport protocol of the address. Addresses parsed from STUN attributes are UDP.
+    public enum TransportProtocol: UInt8, Hashable, Sendable {
+        case udp
+        /// ICE-TCP (RFC 6544), RFC 4571 framing on a TCP connection.
+        case tcp
+    }
+
     /// An IP address, stored as integers in network order (the first wire byte is the most significant).
     public enum IP: Hashable, Sendable, CustomStringConvertible {
         case v4(UInt32)
@@ -74,11 +84,19 @@ public struct STUNAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var ip: IP
     public var port: UInt16
+    public var transport: TransportProtocol
 
     @inlinable
-    public init(ip: IP, port: UInt16) {
+    public init(ip: IP, port: UInt16, transport: TransportProtocol = .udp) {
         self.ip = ip
         self.port = port
+        self.transport = transport
+    }
+
+    /// The same IP and port over `transport`.
+    @inlinable
+    public func over(_ transport: TransportProtocol) -> STUNAddress {
+        STUNAddress(ip: ip, port: port, transport: transport)
     }
 
     /// An IPv4 address from its four octets, most significant first.
@@ -86,6 +104,7 @@ public struct STUNAddress: Hashable, Sendable, CustomStringConvertible {
     public init(ipv4 a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8, port: UInt16) {
         ip = .v4(UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d))
         self.port = port
+        transport = .udp
     }
 
     /// From 4 (IPv4) or 16 (IPv6) address bytes; nil for any other count.
@@ -117,10 +136,12 @@ public struct STUNAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// "1.2.3.4:5" or "[::1]:5".
     public var description: String {
+        let text: String
         switch ip {
-        case .v4: "\(ip):\(port)"
-        case .v6: "[\(ip)]:\(port)"
+        case .v4: text = "\(ip):\(port)"
+        case .v6: text = "[\(ip)]:\(port)"
         }
+        return transport == .tcp ? text + "/tcp" : text
     }
 }
 

@@ -214,6 +214,28 @@ import Testing
         #expect(agent.counters.selectedPairChanges == 2)
     }
 
+    /// ICE-TCP (RFC 6544): a UDP and a TCP transport address of the same IP and port are two pairs, and the
+    /// agent follows the peer's nomination from one to the other (a peer that reaches us both ways uses the
+    /// pair it nominated, RFC 8445 §8.1.1).
+    @Test func keepsUDPAndTCPPairsApartAndFollowsTheNomination() throws {
+        var agent = makeAgent()
+        let udp = peer
+        let tcp = peer.over(.tcp)
+        #expect(udp != tcp)
+        #expect(tcp.description == "192.0.2.10:50000/tcp")
+        let request = Requests.binding(useCandidate: false)
+        try expectSuccess(agent.handleSTUN(request, from: udp, now: .zero), to: request, mapped: udp)
+        _ = agent.handleSTUN(Requests.binding(useCandidate: true), from: tcp, now: .zero + .seconds(1))
+        #expect(agent.pairs.count == 2)
+        #expect(agent.destination == tcp)
+        #expect(Set(agent.pairs.map(\.remote)) == [udp, tcp])
+        #expect(events(&agent) == [.selectedPairChanged(remote: udp), .connected, .selectedPairChanged(remote: tcp)])
+        // A later nomination over UDP moves media back.
+        _ = agent.handleSTUN(Requests.binding(useCandidate: true), from: udp, now: .zero + .seconds(2))
+        #expect(agent.destination == udp)
+        #expect(events(&agent) == [.selectedPairChanged(remote: udp)])
+    }
+
     /// A peer that moved (NAT rebinding) and checks without USE-CANDIDATE, as aiortc's consent checks do.
     @Test func followsANonNominatingPeerOnlyAfterTheSelectedPairFellSilent() {
         var agent = makeAgent()
