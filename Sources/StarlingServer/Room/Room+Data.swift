@@ -7,29 +7,18 @@ import StarlingTransport
 import StarlingWire
 
 /// Data channels in a room (issue 9): each participant's subscribing connection carries one SCTP association
-/// (RFC 8261) on which Starling opens two channels once it is up:
-/// - `starling.reliable`: ordered and reliable;
-/// - `starling.lossy`: unordered, never retransmitted (`maxRetransmits: 0`, RFC 8831 §6.1).
-/// What a participant sends on them (or on channels it opens itself: reliable ordered ones count as the
-/// reliable path, the rest as lossy) is a `DataEnvelope.Outgoing`; the room's `DataRelay` queues it, tagged
-/// with the sender's identity, for every other participant or the identities it names, and each receiver's
-/// queue is pulled into its channel while the association's send buffer takes it. A slow receiver only
-/// ever fills its own queues (docs/PROTOCOL.md, "Data channels").
+/// (RFC 8261), driven by the room's `DataRoom` (StarlingRouting: the channels Starling opens, the relay, the
+/// pumping of each receiver's queues; docs/PROTOCOL.md, "Data channels"). Here: starting SCTP on a
+/// transport, moving SCTP packets through DTLS to the loop, and turning the data room's notices into
+/// `dataError` events for participants and `dataReceived` events for control API subscribers.
 final class DataLink {
     let participantID: String
-    /// Our two channels (stream ids), once opened.
-    var reliable: UInt16?
-    var lossy: UInt16?
-    /// Channels the participant opened itself, with the path their messages take.
-    var ownChannels: [UInt16: DataRelay.Path] = [:]
     /// `dataError` events sent in the current second (at most `errorBudget`; the rest are only counted).
     var errorsThisSecond = 0
     var errorSecond = Instant.zero
 
     init(participantID: String) { self.participantID = participantID }
 
-    static let reliableLabel = "starling.reliable"
-    static let lossyLabel = "starling.lossy"
     static let errorBudget = 10
 }
 
@@ -51,129 +40,58 @@ extension Room {
                 "data channels not started", metadata: ["room": "\(id)", "participant": "\(participant.id)", "error": "\(error)"])
             return
         }
+        guard let endpoint = peer.transport.dataChannels else { return }
         dataLinks[tid] = DataLink(participantID: participant.id)
+        dataRoom.attach(participant: participant.id, endpoint: endpoint)
         sendTransmits(of: peer)
     }
 
     /// Called on the datagram path and by the loop's tick when a transport's data channels have events.
     func handleDataEvents(on tid: TransportID, now: Instant) {
-        guard let link = dataLinks[tid], let peer = transports[tid], let channels = peer.transport.dataChannels else { return }
-        var relayed = false
-        while let event = channels.pollEvent() {
-            switch event {
-            case .ready:
-                openRelayChannels(link, channels: channels)
-            case .opened(let channel):
-                if channel.id == link.reliable {
-                    dataRelay.setReady(true, participant: link.participantID, path: .reliable)
-                } else if channel.id == link.lossy {
-                    dataRelay.setReady(true, participant: link.participantID, path: .lossy)
-                } else {
-                    link.ownChannels[channel.id] = channel.ordered && channel.reliability == .reliable ? .reliable : .lossy
-                }
-            case .message(let stream, let message):
-                guard let path = stream == link.reliable ? .reliable : stream == link.lossy ? .lossy : link.ownChannels[stream]
-                else { continue }
-                let bytes: [UInt8] =
-                    switch message {
-                    case .binary(let b): b
-                    case .string(let s): Array(s.utf8)
-                    }
-                if let refusal = dataRelay.receive(bytes, from: link.participantID, path: path, now: now) {
-                    dataError(link, reason: refusal.rawValue, fields: [:], now: now)
-                } else {
-                    relayed = true
-                    publishDataEvent(bytes, from: link.participantID, path: path)
-                }
-            case .closed(let stream):
-                if stream == link.reliable {
-                    link.reliable = nil
-                    dataRelay.setReady(false, participant: link.participantID, path: .reliable)
-                } else if stream == link.lossy {
-                    link.lossy = nil
-                    dataRelay.setReady(false, participant: link.participantID, path: .lossy)
-                }
-                link.ownChannels[stream] = nil
-            case .tooLarge(_, let size, let limit):
-                dataError(link, reason: DataRelay.Refusal.tooLarge.rawValue, fields: ["size": size, "limit": limit], now: now)
-            case .refused(let stream, let reason):
-                logger.debug(
-                    "data channel refusal", metadata: ["room": "\(id)", "participant": "\(link.participantID)", "stream": "\(stream)", "reason": "\(reason)"])
-            case .associationClosed(let reason):
-                dataRelay.setReady(false, participant: link.participantID, path: .reliable)
-                dataRelay.setReady(false, participant: link.participantID, path: .lossy)
-                link.reliable = nil
-                link.lossy = nil
-                logger.info("data association closed", metadata: ["room": "\(id)", "participant": "\(link.participantID)", "reason": "\(reason)"])
-            }
-        }
-        if relayed { handleRelayEvents(now: now) }
-        pumpAllData()
+        guard let link = dataLinks[tid], let peer = transports[tid] else { return }
+        dataRoom.handleEvents(of: link.participantID, now: now)
+        handleDataNotices(now: now)
+        flushData()
         sendTransmits(of: peer)
     }
 
-    /// Opens the two relay channels (DCEP, RFC 8832: we open them, the participant's `ondatachannel` sees them).
-    private func openRelayChannels(_ link: DataLink, channels: DataChannelEndpoint) {
-        if link.reliable == nil {
-            link.reliable = try? channels.open(label: DataLink.reliableLabel, ordered: true, reliability: .reliable).id
-        }
-        if link.lossy == nil {
-            link.lossy = try? channels.open(label: DataLink.lossyLabel, ordered: false, reliability: .maxRetransmits(0)).id
-        }
-    }
-
-    /// A receiver whose reliable queue overflowed: it is told (`dataError`, `reliable_overflow`) and its
-    /// reliable channel is reset (closed, RFC 8831 §6.7) and opened again empty; nobody else is touched.
-    func handleRelayEvents(now: Instant) {
-        while let event = dataRelay.pollEvent() {
-            switch event {
-            case .reliableOverflow(let participantID):
-                guard let (tid, link) = dataLinks.first(where: { $0.value.participantID == participantID }),
-                    let channels = transports[tid]?.transport.dataChannels
-                else { continue }
+    /// Turns the data room's notices into events and log lines.
+    private func handleDataNotices(now: Instant) {
+        while let notice = dataRoom.pollNotice() {
+            switch notice {
+            case .refused(let participant, let reason, let size, let limit):
+                guard let link = dataLink(of: participant) else { continue }
+                var fields: [String: Any] = [:]
+                if let size, let limit {
+                    fields["size"] = size
+                    fields["limit"] = limit
+                }
+                dataError(link, reason: reason, fields: fields, now: now)
+            case .relayed(let participant, let bytes, let path):
+                publishDataEvent(bytes, from: participant, path: path)
+            case .reliableOverflow(let participant):
+                logger.info("data reliable queue overflow", metadata: ["room": "\(id)", "participant": "\(participant)"])
+                guard let link = dataLink(of: participant) else { continue }
                 dataError(link, reason: "reliable_overflow", fields: ["limit": options.data.reliableQueueBytes], now: now, force: true)
-                logger.info("data reliable queue overflow", metadata: ["room": "\(id)", "participant": "\(participantID)"])
-                if let old = link.reliable {
-                    do {
-                        try channels.close(old)
-                    } catch {
-                        logger.info("data channel reset failed", metadata: ["room": "\(id)", "error": "\(error)"])
-                    }
-                    link.reliable = nil
-                    dataRelay.setReady(false, participant: participantID, path: .reliable)
-                    do {
-                        link.reliable = try channels.open(label: DataLink.reliableLabel, ordered: true, reliability: .reliable).id
-                    } catch {
-                        logger.info("data channel reopen failed", metadata: ["room": "\(id)", "error": "\(error)"])
-                    }
-                }
+            case .associationClosed(let participant, let reason):
+                logger.info("data association closed", metadata: ["room": "\(id)", "participant": "\(participant)", "reason": "\(reason)"])
+            case .problem(let participant, let what):
+                logger.debug("data channel problem", metadata: ["room": "\(id)", "participant": "\(participant)", "what": "\(what)"])
             }
         }
     }
 
-    /// Moves what every receiver is owed into its channels, as far as their send buffers take it.
-    func pumpAllData() {
-        for (tid, link) in dataLinks { pumpData(tid, link) }
+    private func dataLink(of participant: String) -> DataLink? {
+        dataLinks.values.first { $0.participantID == participant }
     }
 
-    private func pumpData(_ tid: TransportID, _ link: DataLink) {
-        guard let peer = transports[tid], let channels = peer.transport.dataChannels else { return }
-        var sent = false
-        for path in DataRelay.Path.allCases {
-            guard let stream = path == .reliable ? link.reliable : link.lossy else { continue }
-            while let message = dataRelay.peek(for: link.participantID, path: path) {
-                do {
-                    try channels.send(.binary(message), on: stream)
-                } catch {
-                    if error == .sctp(.bufferFull) { break }
-                    // Over this receiver's max-message-size, or the channel is gone: dropped for it alone.
-                    dataRelay.countUndeliverable()
-                }
-                dataRelay.pop(for: link.participantID, path: path)
-                sent = true
-            }
+    /// Sends what the data room gave the receivers' associations.
+    private func flushData() {
+        let touched = dataRoom.takeSent()
+        guard !touched.isEmpty else { return }
+        for (tid, link) in dataLinks where touched.contains(link.participantID) {
+            if let peer = transports[tid] { sendTransmits(of: peer) }
         }
-        if sent { sendTransmits(of: peer) }
     }
 
     /// Hands the SCTP packets the association produced to DTLS and the transport's datagrams to the loop's
@@ -235,10 +153,9 @@ extension Room {
         guard tagged.count <= options.data.maxMessageBytes else {
             throw RoomError.rejected("the message is over data.maxMessageBytes (\(options.data.maxMessageBytes) bytes with its envelope)")
         }
-        let now = MediaLoop.now()
-        let count = dataRelay.inject(tagged, to: Set(identities), path: reliable ? .reliable : .lossy)
-        handleRelayEvents(now: now)
-        pumpAllData()
+        let count = dataRoom.inject(tagged, to: Set(identities), path: reliable ? .reliable : .lossy)
+        handleDataNotices(now: MediaLoop.now())
+        flushData()
         loop.writer.flush()
         return count
     }
@@ -246,17 +163,18 @@ extension Room {
     /// The room's tick: receivers whose send buffers were full get what waits for them.
     func dataTick() {
         guard !dataLinks.isEmpty else { return }
-        pumpAllData()
+        dataRoom.pumpAll()
+        flushData()
     }
 
     /// A participant's data state goes with it.
     func dataParticipantLeft(_ participantID: String) {
-        dataRelay.remove(participant: participantID)
+        dataRoom.detach(participant: participantID)
+        dataRoom.relay.remove(participant: participantID)
     }
 
     func dataTransportEnded(_ tid: TransportID) {
         guard let link = dataLinks.removeValue(forKey: tid) else { return }
-        dataRelay.setReady(false, participant: link.participantID, path: .reliable)
-        dataRelay.setReady(false, participant: link.participantID, path: .lossy)
+        dataRoom.detach(participant: link.participantID)
     }
 }

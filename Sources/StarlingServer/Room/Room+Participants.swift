@@ -190,7 +190,7 @@ extension Room {
         let participant = ParticipantState(id: people.newID("PA"), identity: identity, events: events)
         participant.subscriber = subscriber
         if data {
-            dataRelay.add(
+            dataRoom.relay.add(
                 participant: participant.id, identity: identity.identity, canPublish: identity.grants.publishData,
                 now: MediaLoop.now())
         }

@@ -75,7 +75,7 @@ actor Room {
     var people = ParticipantRegistry()
     var nextQualityCheck = Instant.zero
     /// Data channels (Room+Data.swift): the relay, and the subscribing transports that carry an association.
-    let dataRelay: DataRelay
+    let dataRoom: DataRoom
     var dataLinks: [TransportID: DataLink] = [:]
 
     init(id: String, loop: MediaLoop, logger: Logger, options: RoomOptions = RoomOptions(), hub: ControlEventHub? = nil) {
@@ -91,7 +91,7 @@ actor Room {
         limits.lossyQueueBytes = options.data.lossyQueueBytes
         limits.messagesPerSecond = options.data.messagesPerSecond
         limits.bytesPerSecond = options.data.bytesPerSecond
-        dataRelay = DataRelay(limits: limits)
+        dataRoom = DataRoom(relay: DataRelay(limits: limits))
         let now = MediaLoop.now()
         let unixNow = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
         router = Router(

@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdWebSocket
 import Logging
 import NIOCore
+import StarlingRouting
 import StarlingWire
 
 /// What every `/rtc` connection shares: the media service, the token verifier and the limits.
@@ -209,7 +210,7 @@ struct SignalingSession {
             // What a client needs to pace itself (docs/PROTOCOL.md, "Data channels").
             response["data"] = [
                 "maxMessageBytes": data.maxMessageBytes, "messagesPerSecond": data.messagesPerSecond,
-                "bytesPerSecond": data.bytesPerSecond, "reliableLabel": DataLink.reliableLabel, "lossyLabel": DataLink.lossyLabel,
+                "bytesPerSecond": data.bytesPerSecond, "reliableLabel": DataRoom.reliableLabel, "lossyLabel": DataRoom.lossyLabel,
             ]
         }
         if result.resumed { response["ownTracks"] = result.ownTracks.map(\.json) }
