@@ -125,7 +125,8 @@ let package = Package(
         // A synthetic VP8 simulcast publisher and a checking subscriber, sans-IO: the routing simulation
         // runs them on a virtual network, the server tests over real sockets.
         .target(
-            name: "StarlingMediaTestSupport", dependencies: ["StarlingRouting", "StarlingWire", "StarlingTransport"],
+            name: "StarlingMediaTestSupport",
+            dependencies: ["StarlingRouting", "StarlingWire", "StarlingTransport", "StarlingTestSupport"],
             path: "Tests/StarlingMediaTestSupport"),
         .testTarget(
             name: "StarlingWireTests", dependencies: ["StarlingWire", "StarlingWireChecks", "StarlingTestSupport"],
@@ -134,7 +135,10 @@ let package = Package(
         .testTarget(name: "StarlingLoadTests", dependencies: ["StarlingLoad", "StarlingCodecs", "StarlingWire", "StarlingTransport"]),
         .testTarget(name: "StarlingCodecsTests", dependencies: ["StarlingCodecs", "StarlingWire", "StarlingTestSupport"]),
         .testTarget(
-            name: "StarlingTransportTests", dependencies: ["StarlingTransport", "StarlingWire", "COpenSSL", "StarlingTestSupport"]),
+            name: "StarlingTransportTests",
+            dependencies: [
+                "StarlingTransport", "StarlingWire", "COpenSSL", "StarlingTestSupport", "StarlingRouting", "StarlingMediaTestSupport",
+            ]),
         .testTarget(
             name: "StarlingRoutingTests",
             dependencies: [

@@ -175,10 +175,19 @@ public final class SCTPAssociation {
         }
     }
 
+    /// While true, nothing is read from usrsctp: what arrives stays in its receive buffer, and the window
+    /// this side advertises shrinks and closes (a_rwnd, RFC 4960 §6.2), as when an application stops reading.
+    /// Setting it back to false reads what waited and opens the window again.
+    public var pausesReading = false {
+        didSet {
+            if oldValue && !pausesReading { SCTPStack.shared.locked { receive() } }
+        }
+    }
+
     // MARK: - Reading (called with the stack locked)
 
     private func receive() {
-        guard let socket else { return }
+        guard let socket, !pausesReading else { return }
         while true {
             let r = receiveBuffer.withUnsafeMutableBytes {
                 starling_sctp_recv(socket, $0.baseAddress, $0.count)

@@ -5,40 +5,51 @@ import StarlingTransport
 /// jitter (which reorders), random loss and optionally a bandwidth cap with a bounded queue (a packet
 /// that would wait longer than `maxQueueDelay` is dropped, as at a congested router). Deterministic for
 /// a seed.
-struct SimNetwork {
-    struct Link {
-        var delay: Duration = .milliseconds(10)
-        var jitter: Duration = .zero
-        var loss: Double = 0
+public struct SimNetwork {
+    public struct Link {
+        public var delay: Duration = .milliseconds(10)
+        public var jitter: Duration = .zero
+        public var loss: Double = 0
         /// Bits per second; nil: unlimited.
-        var capacity: Int?
-        var maxQueueDelay: Duration = .milliseconds(300)
-        var busyUntil = Instant.zero
-        var sent = 0
-        var dropped = 0
+        public var capacity: Int?
+        public var maxQueueDelay: Duration = .milliseconds(300)
+        public var busyUntil = Instant.zero
+        public var sent = 0
+        public var dropped = 0
+
+        public init(
+            delay: Duration = .milliseconds(10), jitter: Duration = .zero, loss: Double = 0, capacity: Int? = nil,
+            maxQueueDelay: Duration = .milliseconds(300)
+        ) {
+            self.delay = delay
+            self.jitter = jitter
+            self.loss = loss
+            self.capacity = capacity
+            self.maxQueueDelay = maxQueueDelay
+        }
     }
 
-    struct Datagram {
-        var from: Int
-        var to: Int
-        var bytes: [UInt8]
-        var arrival: Instant
-        var order: Int
+    public struct Datagram {
+        public var from: Int
+        public var to: Int
+        public var bytes: [UInt8]
+        public var arrival: Instant
+        public var order: Int
     }
 
-    var random: SeededRandom
-    var links: [Int: [Int: Link]] = [:]
-    var defaultLink = Link()
+    public var random: SeededRandom
+    public var links: [Int: [Int: Link]] = [:]
+    public var defaultLink = Link()
     private var heap: [Datagram] = []
     private var order = 0
 
-    init(seed: UInt64) { random = SeededRandom(seed: seed) }
+    public init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
-    mutating func setLink(from: Int, to: Int, _ link: Link) { links[from, default: [:]][to] = link }
+    public mutating func setLink(from: Int, to: Int, _ link: Link) { links[from, default: [:]][to] = link }
 
-    func link(from: Int, to: Int) -> Link { links[from]?[to] ?? defaultLink }
+    public func link(from: Int, to: Int) -> Link { links[from]?[to] ?? defaultLink }
 
-    mutating func send(_ bytes: [UInt8], from: Int, to: Int, now: Instant) {
+    public mutating func send(_ bytes: [UInt8], from: Int, to: Int, now: Instant) {
         var link = links[from]?[to] ?? defaultLink
         defer { links[from, default: [:]][to] = link }
         link.sent += 1
@@ -64,12 +75,12 @@ struct SimNetwork {
     }
 
     /// Removes and returns the next datagram due at or before `now`.
-    mutating func pollDelivery(now: Instant) -> Datagram? {
+    public mutating func pollDelivery(now: Instant) -> Datagram? {
         guard let first = heap.first, first.arrival <= now else { return nil }
         return pop()
     }
 
-    var inFlight: Int { heap.count }
+    public var inFlight: Int { heap.count }
 
     // MARK: - Binary heap ordered by (arrival, order)
 
