@@ -45,6 +45,20 @@ import Testing
 
     static func now() -> Instant { Instant(nanoseconds: Int64(NIODeadline.now().uptimeNanoseconds)) }
 
+    /// The `index`th packet of a stream of one-packet VP8 frames (a keyframe every 30), SRTP-protected.
+    static func protectedVP8(index: Int, ssrc: UInt32, transport: PeerTransport) throws -> [UInt8] {
+        let plain = RTPPacket(
+            marker: true, payloadType: 96, sequenceNumber: UInt16(truncatingIfNeeded: index),
+            timestamp: UInt32(truncatingIfNeeded: index) &* 3000, ssrc: ssrc,
+            payload: vp8Frame(index: index, keyframe: index % 30 == 0)
+        ).serialized()
+        var buffer = plain + [UInt8](repeating: 0, count: 32)
+        let length = try buffer.withUnsafeMutableBytes { raw throws(SRTPError) -> Int in
+            try transport.protectRTP(raw.baseAddress!, length: plain.count, capacity: raw.count)
+        }
+        return Array(buffer[0..<length])
+    }
+
     /// A one-packet VP8 frame of 1003 bytes: descriptor (X, S, 7-bit picture ID) and a frame tag (RFC 6386
     /// §9.1: P bit 0 plus start code and size for a keyframe).
     static func vp8Frame(index: Int, keyframe: Bool) -> [UInt8] {
@@ -114,16 +128,9 @@ import Testing
                 // Publish a burst of one-packet VP8 frames (RFC 7741 descriptor with a 7-bit picture ID, a
                 // keyframe every 30); some garbage goes to the server's socket in between.
                 for _ in 0..<10 {
-                    let plain = RTPPacket(
-                        marker: true, payloadType: 96, sequenceNumber: UInt16(sent), timestamp: UInt32(sent) * 3000,
-                        ssrc: track.ssrc, payload: Self.vp8Frame(index: sent, keyframe: sent % 30 == 0)
-                    ).serialized()
-                    var buffer = plain + [UInt8](repeating: 0, count: 32)
-                    let length = try buffer.withUnsafeMutableBytes { raw throws(SRTPError) -> Int in
-                        try transport.protectRTP(raw.baseAddress!, length: plain.count, capacity: raw.count)
-                    }
+                    let packet = try Self.protectedVP8(index: sent, ssrc: track.ssrc, transport: transport)
                     try await channel.writeAndFlush(
-                        AddressedEnvelope(remoteAddress: SocketAddress(destination), data: ByteBuffer(bytes: buffer[0..<length])))
+                        AddressedEnvelope(remoteAddress: SocketAddress(destination), data: ByteBuffer(bytes: packet)))
                     try await garbageChannel.writeAndFlush(
                         AddressedEnvelope(
                             remoteAddress: SocketAddress(destination),

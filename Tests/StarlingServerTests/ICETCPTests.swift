@@ -109,15 +109,8 @@ import Testing
             }
             if transport.isConnected, sent < 150 {
                 for _ in 0..<10 {
-                    let plain = RTPPacket(
-                        marker: true, payloadType: 96, sequenceNumber: UInt16(sent), timestamp: UInt32(sent) * 3000,
-                        ssrc: track.ssrc, payload: EchoOverUDPTests.vp8Frame(index: sent, keyframe: sent % 30 == 0)
-                    ).serialized()
-                    var buffer = plain + [UInt8](repeating: 0, count: 32)
-                    let length = try buffer.withUnsafeMutableBytes { raw throws(SRTPError) -> Int in
-                        try transport.protectRTP(raw.baseAddress!, length: plain.count, capacity: raw.count)
-                    }
-                    connection.write(Self.framed(buffer[0..<length]), promise: nil)
+                    let packet = try EchoOverUDPTests.protectedVP8(index: sent, ssrc: track.ssrc, transport: transport)
+                    connection.write(Self.framed(packet), promise: nil)
                     sent += 1
                 }
             }
