@@ -7,7 +7,7 @@ TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux nftables co
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps test-deps build build-release run test unit-tests smoke load-smoke interop fuzz bench bench-vs-janus clean
+.PHONY: all deps test-deps build build-release run test unit-tests smoke load-smoke interop fuzz bench bench-data bench-vs-janus clean
 
 all: build
 
@@ -75,6 +75,17 @@ fuzz: deps
 ## Benchmarks (Benchmarks/, ordo-one/benchmark): time and allocations of the parsers.
 bench: deps
 	cd Benchmarks && $(SWIFT) package --allow-writing-to-package-directory benchmark --no-progress
+
+## Data-channel relay beside media (issue 9): server CPU per message through one room, 1 sender to 10 and 100
+## receivers, 100 B and 16 KiB messages, beside the same payload bytes as RTP through the Router, SRTP per receiver
+## (Benchmarks/Sources/DataRelayBenchmark, a plain executable; about 30 s). Then a short pass counts the server's
+## allocations with the malloc interposer preloaded. BENCH_DATA_BUILD is the build directory.
+BENCH_DATA_BUILD ?= $(CURDIR)/Benchmarks/.build
+bench-data: deps
+	cd Benchmarks && $(SWIFT) build -c release --scratch-path $(BENCH_DATA_BUILD) --product DataRelayBenchmark
+	cd Benchmarks && $(SWIFT) build -c release --scratch-path $(BENCH_DATA_BUILD) --product MallocInterposerSwift
+	$(BENCH_DATA_BUILD)/release/DataRelayBenchmark
+	LD_PRELOAD=$(BENCH_DATA_BUILD)/release/libMallocInterposerSwift.so $(BENCH_DATA_BUILD)/release/DataRelayBenchmark --allocations
 
 ## Starling against Janus (Debian) on the same workload, one after the other, in a network namespace of its own
 ## (needs root). Writes Benchmarks/results/vs-janus-<date>.md and .json. Not part of `make test`.

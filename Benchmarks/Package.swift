@@ -1,6 +1,7 @@
 // swift-tools-version: 6.1
 // Starling benchmarks (ordo-one/benchmark): time and malloc counts of the wire parsers, the transport path
-// (SRTP) and the forwarding path (Router). Run with `make bench` (or `swift package benchmark` here).
+// (SRTP) and the forwarding path (Router). Run with `make bench` (or `swift package benchmark` here). The data-channel
+// relay beside media (DataRelayBenchmark, a plain executable) runs with `make bench-data`.
 import PackageDescription
 
 let package = Package(
@@ -30,6 +31,16 @@ let package = Package(
             ],
             path: "Benchmarks/TransportBenchmarks",
             plugins: [.plugin(name: "BenchmarkPlugin", package: "benchmark")]
+        ),
+        // A plain executable (not an ordo-one benchmark, see its main.swift): `make bench-data`.
+        .executableTarget(
+            name: "DataRelayBenchmark",
+            dependencies: [
+                .product(name: "StarlingRouting", package: "Starling"),
+                .product(name: "StarlingTransport", package: "Starling"),
+                .product(name: "StarlingWire", package: "Starling"),
+            ],
+            path: "Sources/DataRelayBenchmark"
         ),
         .executableTarget(
             name: "RoutingBenchmarks",

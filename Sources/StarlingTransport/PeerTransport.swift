@@ -138,8 +138,15 @@ public final class PeerTransport {
     /// The ICE credentials datagrams are matched against (both sets while a restart is pending).
     public var localUfrags: [String] { ice.localUfrags }
 
+    /// The earliest timer of ICE, DTLS and SCTP (read by the loop's tick for every peer: built without an
+    /// array, so that it allocates nothing).
     public var nextDeadline: Instant? {
-        [ice.nextDeadline, dtls.nextDeadline, sctpDeadline].compactMap { $0 }.min()
+        func earlier(_ a: Instant?, _ b: Instant?) -> Instant? {
+            guard let a else { return b }
+            guard let b else { return a }
+            return min(a, b)
+        }
+        return earlier(earlier(ice.nextDeadline, dtls.nextDeadline), sctpDeadline)
     }
 
     // MARK: - Data channels (RFC 8261: SCTP over this DTLS association)

@@ -54,7 +54,9 @@ public final class DataRelay {
         public init() {}
     }
 
-    struct Member {
+    /// A class, so that queueing and popping change the member in place: copying a struct out of the
+    /// dictionary and back would copy its queues (allocations on every message and every receiver).
+    final class Member {
         let identity: String
         let canPublish: Bool
         var ready: [Bool] = [false, false]
@@ -62,6 +64,14 @@ public final class DataRelay {
         var messageTokens: Double
         var byteTokens: Double
         var refilledAt: Instant
+
+        init(identity: String, canPublish: Bool, messageTokens: Double, byteTokens: Double, refilledAt: Instant) {
+            self.identity = identity
+            self.canPublish = canPublish
+            self.messageTokens = messageTokens
+            self.byteTokens = byteTokens
+            self.refilledAt = refilledAt
+        }
     }
 
     struct Queue {
@@ -125,7 +135,7 @@ public final class DataRelay {
     /// the tagged message for every target that is in the room (all others when it names none).
     @discardableResult
     public func receive(_ bytes: [UInt8], from participant: String, path: Path, now: Instant) -> Refusal? {
-        guard var sender = members[participant] else { return refuse(.unknownSender) }
+        guard let sender = members[participant] else { return refuse(.unknownSender) }
         guard sender.canPublish else { return refuse(.notAllowed) }
         let message: DataEnvelope.Outgoing
         do {
@@ -140,12 +150,10 @@ public final class DataRelay {
         sender.messageTokens = min(Double(limits.messagesPerSecond), sender.messageTokens + elapsed * Double(limits.messagesPerSecond))
         sender.byteTokens = min(Double(limits.bytesPerSecond), sender.byteTokens + elapsed * Double(limits.bytesPerSecond))
         guard sender.messageTokens >= 1, sender.byteTokens >= Double(message.payload.count) else {
-            members[participant] = sender
             return refuse(.rateLimited)
         }
         sender.messageTokens -= 1
         sender.byteTokens -= Double(message.payload.count)
-        members[participant] = sender
         counters.messagesIn += 1
         counters.bytesIn += message.payload.count
 
@@ -172,7 +180,7 @@ public final class DataRelay {
         var queued = 0
         let bound = path == .reliable ? limits.reliableQueueBytes : limits.lossyQueueBytes
         for id in order where id != sender {
-            guard var receiver = members[id] else { continue }
+            guard let receiver = members[id] else { continue }
             if !targets.isEmpty && !targets.contains(receiver.identity) { continue }
             if receiver.queues[path.rawValue].bytes + tagged.count > bound {
                 if path == .lossy {
@@ -182,13 +190,11 @@ public final class DataRelay {
                 receiver.queues[path.rawValue].removeAll()
                 counters.reliableOverflows += 1
                 events.append(.reliableOverflow(participant: id))
-                members[id] = receiver
                 continue
             }
             receiver.queues[path.rawValue].push(tagged)
             counters.deliveriesQueued += 1
             queued += 1
-            members[id] = receiver
         }
         return queued
     }
