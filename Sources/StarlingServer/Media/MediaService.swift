@@ -47,10 +47,11 @@ public final class MediaService: Service, Sendable {
             certificate: certificate, loops: loops, settings: configuration.media,
             roomDefaults: RoomOptions(configuration.rooms, data: configuration.data), logger: logger)
         let ports = await service.sharedPorts()
+        let tcpPorts = await service.tcpPorts()
         logger.info(
             "media ready",
             metadata: [
-                "mode": "\(configuration.media.portMode.rawValue)", "udpPorts": "\(ports)",
+                "mode": "\(configuration.media.portMode.rawValue)", "udpPorts": "\(ports)", "tcpPorts": "\(tcpPorts)",
                 "candidates": "\(configuration.media.candidateAddresses)",
                 "fingerprint": "\(certificate.fingerprint.sdpValue)",
             ])
@@ -72,6 +73,13 @@ public final class MediaService: Service, Sendable {
     public func sharedPorts() async -> [Int] {
         var ports: [Int] = []
         for loop in loops { if let port = await loop.sharedPort { ports.append(port) } }
+        return ports
+    }
+
+    /// The loops' ICE-TCP ports (empty when ICE-TCP is off).
+    public func tcpPorts() async -> [Int] {
+        var ports: [Int] = []
+        for loop in loops { if let port = await loop.tcpPort { ports.append(port) } }
         return ports
     }
 
