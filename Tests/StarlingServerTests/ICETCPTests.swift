@@ -122,7 +122,8 @@ import Testing
         #expect(echoed >= 50, "echoed \(echoed) of \(sent) packets over TCP")
         let loop = try #require(media.loops.first)
         let counters = await loop.counters
-        #expect(counters.streamsAccepted == 1 && counters.streamsRefused == 0 && counters.streamFramesIn > 50)
+        #expect(counters.streamsAccepted == 1 && counters.streamsBound == 1 && counters.streamsRefused == 0)
+        #expect(counters.streamFramesIn > 50)
     }
 
     /// A connection whose first frame is not a STUN request naming one of our peers is closed (RFC 6544 gives
@@ -149,7 +150,30 @@ import Testing
             #expect(frames.closed.withLockedValue { $0 }, "the server kept a connection whose first frame named no peer")
             #expect(frames.drain().isEmpty)
         }
-        let counters = await loop.counters
+        var counters = await loop.counters
         #expect(counters.streamsAccepted == 2 && counters.streamsRefused == 2)
+
+        // A check naming a real peer's ufrag but signed with the wrong password is not answered, and binds the
+        // connection to nothing (it stays pending until the sweep closes it).
+        let client = ClientPeer(
+            tracks: [ClientPeer.Track(kind: .audio, mid: "0", ssrc: 7, payloadType: 111)],
+            certificate: try DTLSCertificate(generatingWithCommonName: "client"))
+        client.iceTransport = .tcp
+        let (_, answer) = try await media.createEchoSession(offer: client.makeOffer())
+        let parsed = try SessionDescription(parsing: answer)
+        let firstLine = try #require(parsed.media.first)
+        let serverUfrag = try #require(parsed.iceCredentials(for: firstLine)?.ufrag)
+        let forged = STUNMessage(
+            type: .bindingRequest, transactionID: .random(),
+            attributes: [.username("\(serverUfrag):\(client.localCredentials.ufrag)"), .iceControlling(1), .useCandidate]
+        ).serialize(integrityKey: STUNCredentials.shortTermKey(password: "not-the-password-at-all"), fingerprint: true)
+        let frames = Frames()
+        let connection = try await Self.connect(to: server, frames)
+        try await connection.writeAndFlush(Self.framed(forged))
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(frames.drain().isEmpty && !frames.closed.withLockedValue { $0 })
+        counters = await loop.counters
+        #expect(counters.streamsAccepted == 3 && counters.streamsRefused == 2 && counters.streamsBound == 0)
+        connection.close(promise: nil)
     }
 }

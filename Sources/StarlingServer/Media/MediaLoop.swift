@@ -36,7 +36,8 @@ extension MediaPeer {
 ///
 /// ICE-TCP (RFC 6544): in both modes the loop also listens on one TCP port, the passive TCP host candidate
 /// of every peer on it. A connection carries RFC 4571 frames; its first must be a STUN Binding request whose
-/// USERNAME names a peer, which binds the connection to that peer for good. Its packets then go to the
+/// USERNAME names a peer, and the first check that peer's transport validates binds the connection to it for
+/// good. Its packets then go to the
 /// peer's transport from a TCP transport address (`STUNAddress.transport == .tcp`), so the ICE agent sees
 /// it as a pair of its own, and the pair the peer nominates carries the media (UDP or TCP).
 actor MediaLoop {
@@ -53,6 +54,8 @@ actor MediaLoop {
         /// silent for `streamBindTimeout`), and frames received on them.
         var streamsAccepted = 0
         var streamsRefused = 0
+        /// Connections bound to their peer by a validated ICE check.
+        var streamsBound = 0
         var streamFramesIn = 0
         /// Packets for a TCP pair whose connection is gone (the writer counts those refused by a full one).
         var streamPacketsDropped = 0
@@ -391,25 +394,37 @@ actor MediaLoop {
         guard length > 0, length <= scratch.count else { return }
         frame.withUnsafeReadableBytes { scratch.copyMemory(from: $0) }
         let bytes = UnsafeMutableRawBufferPointer(rebasing: scratch[0..<length])
-        if connection.peer == nil {
+        let now = MediaLoop.now()
+        let entry: PeerEntry
+        if let id = connection.peer {
+            guard let bound = peers[id] else {
+                closeStream(ObjectIdentifier(channel))
+                return
+            }
+            entry = bound
+        } else {
+            // Not bound yet: only STUN requests naming a peer, and the connection is bound to it once its
+            // transport has validated a check from it (as a UDP address is mapped only after a valid check), so
+            // that a forged USERNAME cannot hold a connection; unbound ones are swept after streamBindTimeout.
             guard DatagramKind(classifying: UnsafeRawBufferPointer(bytes)) == .stun,
                 let peek = STUNMessage.peek(UnsafeRawBufferPointer(bytes)),
                 let ufrag = peek.usernameBeforeColon(in: UnsafeRawBufferPointer(bytes)),
-                let id = peersByUfrag[String(decoding: ufrag, as: UTF8.self)], let entry = peers[id]
+                let id = peersByUfrag[String(decoding: ufrag, as: UTF8.self)], let named = peers[id]
             else {
                 counters.streamsRefused += 1
                 logger.debug("ICE-TCP connection names no peer", metadata: ["from": "\(connection.remote)"])
                 closeStream(ObjectIdentifier(channel))
                 return
             }
-            connection.peer = id
-            entry.streams.insert(ObjectIdentifier(channel))
-        }
-        guard let id = connection.peer, let entry = peers[id] else {
-            closeStream(ObjectIdentifier(channel))
+            _ = named.peer.transport.handleDatagram(bytes, from: connection.remote, now: now)
+            if named.peer.transport.isValidated(connection.remote) {
+                connection.peer = id
+                named.streams.insert(ObjectIdentifier(channel))
+                counters.streamsBound += 1
+            }
+            afterTransportActivity(named, now: now)
             return
         }
-        let now = MediaLoop.now()
         let received = entry.peer.transport.handleDatagram(bytes, from: connection.remote, now: now)
         afterTransportActivity(entry, now: now)
         if received != .none {
