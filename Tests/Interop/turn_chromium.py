@@ -19,6 +19,8 @@ Then it checks:
      is of type relay; ann decodes ben's camera (framesDecoded rising) and ben decodes ann's (sent through the
      relay); her page uses her own join response's credentials; ben, without the parameter, connects over host
      candidates; coturn's log shows ann's allocations binding channels (CHANNEL_BIND) to Starling.
+  4. then UDP to coturn's port is dropped (nftables) and a third page, cal, relay-only, joins: both its
+     connections allocate over turn:...?transport=tcp (relayProtocol tcp) and it decodes ben's camera.
 Prints 'N passed, N failed'; exits non-zero on any failure. Bounded: every wait has a timeout and the whole run
 is stopped after TOTAL_SECONDS; coturn, Starling and the browsers are stopped on exit.
 
@@ -498,6 +500,30 @@ def run_inner(binary):
                      len(bound) >= 2,
                      f"{len(bound)} sessions of {ann_user!r}; bytes on ann's selected pairs: "
                      + ", ".join(f"{p['role']} {p['bytesReceived']} received" for p in ann_pairs))
+
+        # 4. TURN over TCP: UDP to coturn's port is dropped (nftables), as on a network that lets only TCP out;
+        # cal, relay-only, must allocate over turn:...?transport=tcp and still decode ben's camera.
+        subprocess.run(["nft", "-f", "-"], check=True, text=True, input=f"""
+table inet starling_turn_tcp {{
+  chain output {{ type filter hook output priority 0; policy accept; udp dport {coturn.port} counter drop; }}
+}}
+""")
+        cal = RelayBrowser("cal", "?relay=1")
+        browsers.append(cal)
+        cal.open_and_join(server.url, ROOM)
+        wait_for("cal to join", lambda: (s := cal.state) and s.get("phase") == "joined", 20)
+        try:
+            wait_for("cal to decode ben's camera over TURN/TCP", lambda: cal.camera_frames(ids["ben"]) >= FRAMES_WANTED, 40)
+        except Failure as e:
+            print(e)
+        cal_pairs = cal.selected_pairs()
+        tcp_relays = [p for p in cal_pairs if (p.get("local") or {}).get("candidateType") == "relay"
+                      and (p.get("local") or {}).get("relayProtocol") == "tcp"]
+        checks.check("with UDP to coturn dropped, relay-only cal allocates over TURN/TCP on both connections and "
+                     "decodes ben's camera",
+                     len(tcp_relays) == 2 and cal.camera_frames(ids["ben"]) >= FRAMES_WANTED,
+                     f"{cal.camera_frames(ids['ben'])} frames; "
+                     + "; ".join(f"{p['role']}: {describe(p.get('local'))}" for p in cal_pairs))
     except Exception as e:
         checks.check("the run completed", False, f"{type(e).__name__}: {e}")
     finally:
