@@ -2,8 +2,8 @@
 SHELL := /bin/bash
 SYSTEM_PACKAGES := libssl-dev libsrtp2-dev libopus-dev libvpx-dev libusrsctp-dev pkg-config curl
 # What the interop tests add: Chromium and its driver from Debian, unshare/ip for the loopback-only namespace,
-# coturn (turnserver) for the TURN test.
-TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux nftables coturn
+# nftables (the ICE-TCP and TURN tests drop UDP), coturn (turnserver) and openssl (its TLS certificate) for the TURN test.
+TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux nftables coturn openssl
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 

@@ -20,7 +20,9 @@ Then it checks:
      relay); her page uses her own join response's credentials; ben, without the parameter, connects over host
      candidates; coturn's log shows ann's allocations binding channels (CHANNEL_BIND) to Starling.
   4. then UDP to coturn's port is dropped (nftables) and a third page, cal, relay-only, joins: both its
-     connections allocate over turn:...?transport=tcp (relayProtocol tcp) and it decodes ben's camera.
+     connections allocate over turn:...?transport=tcp (relayProtocol tcp) and it decodes ben's camera;
+  5. then TCP to coturn's plain port is dropped too, leaving only TURN over TLS (turns:, a self-signed
+     certificate made for the run): a fourth relay-only page, dee, allocates over TLS and decodes ben's camera.
 Prints 'N passed, N failed'; exits non-zero on any failure. Bounded: every wait has a timeout and the whole run
 is stopped after TOTAL_SECONDS; coturn, Starling and the browsers are stopped on exit.
 
@@ -264,13 +266,21 @@ class Coturn:
     def __init__(self, secret, host="127.0.0.1"):
         self.host = host
         self.port = free_port()
+        self.tls_port = free_port()
         self.log = tempfile.NamedTemporaryFile(prefix="starling-turn-coturn-", suffix=".log", delete=False)
+        # TURN over TLS (turns:) needs a certificate: a self-signed ECDSA P-256 one for this run.
+        self.certs = tempfile.mkdtemp(prefix="starling-turn-tls-")
+        cert, key = os.path.join(self.certs, "cert.pem"), os.path.join(self.certs, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+                        "-subj", "/CN=localhost", "-days", "1", "-keyout", key, "-out", cert],
+                       check=True, capture_output=True, timeout=20)
         args = [
             "turnserver", "-n",  # -n: no configuration file, only these options
             f"--listening-ip={host}", f"--relay-ip={host}", f"--listening-port={self.port}",
             f"--min-port={RELAY_PORTS[0]}", f"--max-port={RELAY_PORTS[1]}", f"--realm={REALM}",
             "--use-auth-secret", f"--static-auth-secret={secret}",
-            "--allow-loopback-peers", "--no-cli", "--no-tls", "--no-dtls", "--fingerprint", "--no-multicast-peers",
+            f"--tls-listening-port={self.tls_port}", f"--cert={cert}", f"--pkey={key}",
+            "--allow-loopback-peers", "--no-cli", "--no-dtls", "--fingerprint", "--no-multicast-peers",
             "--log-file=stdout", "--simple-log", "--verbose",
             f"--pidfile={tempfile.gettempdir()}/starling-turn-coturn-{os.getpid()}.pid",
         ]
@@ -306,6 +316,7 @@ class Coturn:
             os.unlink(f"{tempfile.gettempdir()}/starling-turn-coturn-{os.getpid()}.pid")
         except OSError:
             pass
+        shutil.rmtree(self.certs, ignore_errors=True)
 
     def text(self):
         with open(self.log.name, errors="replace") as f:
@@ -322,8 +333,8 @@ class RelayBrowser(Browser):
     """A Browser whose pages record their RTCPeerConnections (window.__pcs) and that opens the web app with a
     query string (`?relay=1`)."""
 
-    def __init__(self, name, query=""):
-        super().__init__(name)
+    def __init__(self, name, query="", extra_flags=()):
+        super().__init__(name, extra_flags)
         self.query = query
         self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_PEER_CONNECTIONS})
 
@@ -391,7 +402,8 @@ def run_inner(binary):
     signal.alarm(TOTAL_SECONDS)
     try:
         coturn = Coturn(secret)
-        urls = [f"turn:{coturn.host}:{coturn.port}?transport=udp", f"turn:{coturn.host}:{coturn.port}?transport=tcp"]
+        urls = [f"turn:{coturn.host}:{coturn.port}?transport=udp", f"turn:{coturn.host}:{coturn.port}?transport=tcp",
+                f"turns:{coturn.host}:{coturn.tls_port}?transport=tcp"]
         server = Starling(binary, log_prefix="starling-turn-", extra_env={
             "STARLING_TURN_URLS": ",".join(urls),
             "STARLING_TURN_SECRET": secret,
@@ -524,6 +536,28 @@ table inet starling_turn_tcp {{
                      len(tcp_relays) == 2 and cal.camera_frames(ids["ben"]) >= FRAMES_WANTED,
                      f"{cal.camera_frames(ids['ben'])} frames; "
                      + "; ".join(f"{p['role']}: {describe(p.get('local'))}" for p in cal_pairs))
+
+        # 5. TURN over TLS: TCP to coturn's plain port is dropped too, so only turns: is left (as on a network
+        # that lets out nothing but TLS). The certificate is self-signed for this run, so dee's Chromium is told
+        # to accept it (--ignore-certificate-errors); a deployment uses a certificate for the TURN host's name.
+        subprocess.run(["nft", "add", "rule", "inet", "starling_turn_tcp", "output", "tcp", "dport", str(coturn.port),
+                        "counter", "drop"], check=True)
+        dee = RelayBrowser("dee", "?relay=1", ["--ignore-certificate-errors"])
+        browsers.append(dee)
+        dee.open_and_join(server.url, ROOM)
+        wait_for("dee to join", lambda: (s := dee.state) and s.get("phase") == "joined", 20)
+        try:
+            wait_for("dee to decode ben's camera over TURN/TLS", lambda: dee.camera_frames(ids["ben"]) >= FRAMES_WANTED, 40)
+        except Failure as e:
+            print(e)
+        dee_pairs = dee.selected_pairs()
+        tls_relays = [p for p in dee_pairs if (p.get("local") or {}).get("candidateType") == "relay"
+                      and (p.get("local") or {}).get("relayProtocol") == "tls"]
+        checks.check("with only TLS to coturn left, relay-only dee allocates over turns: (TURN/TLS) on both connections "
+                     "and decodes ben's camera",
+                     len(tls_relays) == 2 and dee.camera_frames(ids["ben"]) >= FRAMES_WANTED,
+                     f"{dee.camera_frames(ids['ben'])} frames; "
+                     + "; ".join(f"{p['role']}: {describe(p.get('local'))}" for p in dee_pairs))
     except Exception as e:
         checks.check("the run completed", False, f"{type(e).__name__}: {e}")
     finally:
