@@ -65,8 +65,6 @@ public final class DataRoom {
         relay.setReady(false, participant: participant, path: .lossy)
     }
 
-    public func isAttached(_ participant: String) -> Bool { links[participant] != nil }
-
     /// The channel a participant's path is on, once opened (for tests and stats).
     public func channel(of participant: String, path: DataRelay.Path) -> UInt16? {
         path == .reliable ? links[participant]?.reliable : links[participant]?.lossy

@@ -37,9 +37,9 @@ extension MediaPeer {
 /// ICE-TCP (RFC 6544): in both modes the loop also listens on one TCP port, the passive TCP host candidate
 /// of every peer on it. A connection carries RFC 4571 frames; its first must be a STUN Binding request whose
 /// USERNAME names a peer, and the first check that peer's transport validates binds the connection to it for
-/// good. Its packets then go to the
-/// peer's transport from a TCP transport address (`STUNAddress.transport == .tcp`), so the ICE agent sees
-/// it as a pair of its own, and the pair the peer nominates carries the media (UDP or TCP).
+/// good. Its packets then go to the peer's transport from a TCP transport address (`STUNAddress.transport ==
+/// .tcp`), so the ICE agent sees it as a pair of its own, and the pair the peer nominates carries the media
+/// (UDP or TCP). Peers send on the `MediaRoute` of their selected pair (`route(to:for:)`).
 actor MediaLoop {
     nonisolated let eventLoop: any EventLoop
     nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
@@ -50,8 +50,8 @@ actor MediaLoop {
     struct Counters {
         var datagramsIn = 0
         var unmatchedDatagrams = 0
-        /// ICE-TCP connections accepted, refused (over the limit, or a first frame that names no peer, or
-        /// silent for `streamBindTimeout`), and frames received on them.
+        /// ICE-TCP connections accepted, refused (over the limit, or a first frame that names no peer, or no
+        /// validated check within `streamBindTimeout`), and frames received on them.
         var streamsAccepted = 0
         var streamsRefused = 0
         /// Connections bound to their peer by a validated ICE check.
@@ -76,7 +76,6 @@ actor MediaLoop {
         /// Its ICE-TCP connections (keys of `streams`).
         var streams: Set<ObjectIdentifier> = []
         var knownAddresses: Set<STUNAddress> = []
-        var destination: (address: STUNAddress, route: MediaRoute)?
         init(peer: any MediaPeer, channel: any Channel, ownsChannel: Bool) {
             self.peer = peer
             self.channel = channel
@@ -86,7 +85,8 @@ actor MediaLoop {
 
     private var peers: [ObjectIdentifier: PeerEntry] = [:]
 
-    /// An accepted ICE-TCP connection; `peer` is set by its first frame, a STUN request naming the peer.
+    /// An accepted ICE-TCP connection; `peer` is set by the first check from it that the named peer's
+    /// transport validates.
     private final class StreamConnection {
         let channel: any Channel
         let remote: STUNAddress
@@ -106,7 +106,7 @@ actor MediaLoop {
     private var lastStreamSweep = Instant(nanoseconds: 0)
     /// Connections a loop holds at most; more are closed at once.
     static let maxStreams = 4096
-    /// How long a connection may stay without naming its peer.
+    /// How long a connection may stay without a validated check binding it to its peer.
     static let streamBindTimeout = Duration.seconds(10)
     /// Per connection: past the high mark packets for it are dropped until it drains below the low one.
     static let streamWriteBuffer = WriteBufferWaterMark(low: 256 << 10, high: 1 << 20)
@@ -297,8 +297,7 @@ actor MediaLoop {
             transmit.bytes.withUnsafeBytes { send($0, to: transmit.destination, entry: entry) }
         }
         while let event = transport.pollEvent() {
-            if case .selectedPairChanged(let remote) = event, let route = route(to: remote, entry: entry) {
-                entry.destination = (remote, route)
+            if case .selectedPairChanged(let remote) = event {
                 peersByAddress[remote] = ObjectIdentifier(entry.peer)
                 entry.knownAddresses.insert(remote)
             }
@@ -308,17 +307,6 @@ actor MediaLoop {
         if let channels = transport.dataChannels, channels.hasEvents {
             entry.peer.dataActivity(now: now, loop: self)
         }
-    }
-
-    /// Sends `bytes` to the peer's current destination (the selected ICE pair while consent holds).
-    /// Returns false when there is nowhere to send.
-    @discardableResult
-    func sendToPeer(_ peer: any MediaPeer, _ bytes: UnsafeRawBufferPointer) -> Bool {
-        guard let entry = peers[ObjectIdentifier(peer)], let destination = entry.destination,
-            peer.transport.destination != nil
-        else { return false }
-        writer.send(bytes, via: destination.route)
-        return true
     }
 
     /// How to reach `remote` for `peer`: the peer's UDP socket, or the peer's ICE-TCP connection from that
@@ -449,7 +437,7 @@ actor MediaLoop {
         return connection
     }
 
-    /// Closes connections that never named a peer in time.
+    /// Closes connections that no validated check bound to a peer in time.
     private func sweepStreams(now: Instant) {
         let stale = streams.filter { $0.value.peer == nil && now - $0.value.opened >= Self.streamBindTimeout }
         for id in stale.keys {

@@ -180,7 +180,7 @@ actor Room {
             if socket.owned { try? await socket.channel.close() }
             throw RoomError.rejected("\(error)")
         }
-        let peer = RoomTransport(id: tid, transport: transport, room: self, channel: socket.channel, now: now)
+        let peer = RoomTransport(id: tid, transport: transport, room: self, now: now)
         transports[tid] = peer
         output.transports[tid] = peer
         offered[tid] = OfferedConnection(
@@ -367,7 +367,7 @@ actor Room {
             }
             entry.ice = (entry.negotiation.local, remote.credentials)
             router.addTransport(subscriber, now: now)
-            let peer = RoomTransport(id: subscriber, transport: transport, room: self, channel: entry.channel, now: now)
+            let peer = RoomTransport(id: subscriber, transport: transport, room: self, now: now)
             transports[subscriber] = peer
             output.transports[subscriber] = peer
             attach(peer, channel: entry.channel, owned: entry.owned)
@@ -503,18 +503,16 @@ final class RoomTransport: MediaPeer {
     let id: TransportID
     let transport: PeerTransport
     unowned let room: Room
-    let channel: any Channel
     /// How to reach the selected pair (UDP address or ICE-TCP connection), set when ICE selects it.
     private(set) var route: MediaRoute?
     let createdAt: Instant
     private(set) var connectedAt: Instant?
     private(set) var ended = false
 
-    init(id: TransportID, transport: PeerTransport, room: Room, channel: any Channel, now: Instant) {
+    init(id: TransportID, transport: PeerTransport, room: Room, now: Instant) {
         self.id = id
         self.transport = transport
         self.room = room
-        self.channel = channel
         self.createdAt = now
     }
 
