@@ -34,8 +34,6 @@ import os
 import secrets
 import sys
 import time
-import urllib.parse
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -60,15 +58,6 @@ class Starling(StarlingProcess):
             "STARLING_AUTH_DEV_TOKENS": "true",
             "STARLING_AUTH_JWT_SECRET": self.secret,
         }, log_prefix="starling-conference-", stop_seconds=15)
-
-    @property
-    def rtc_url(self):
-        return f"ws://127.0.0.1:{self.port}/rtc"
-
-    def token(self, room, identity, name=None):
-        query = urllib.parse.urlencode({"room": room, "identity": identity, "name": name or identity})
-        with urllib.request.urlopen(f"{self.url}/dev/token?{query}", timeout=5) as r:
-            return json.loads(r.read())["token"]
 
 
 def b64url(data):
@@ -496,16 +485,7 @@ async def run(server, checks, people):
 
 async def run_bounded(server, checks):
     """The run, capped at TOTAL_SECONDS, then figures and cleanup (bounded too) whatever happened."""
-    people = []
-    try:
-        await asyncio.wait_for(run(server, checks, people), TOTAL_SECONDS)
-    except Exception as e:
-        import traceback
-        traceback.print_exc()
-        checks.check("the run completed", False, f"{type(e).__name__}: {e}")
-    for p in people:
-        checks.check(f"{p.label}: all traffic matched the schemas ({len(p.history)} received, {len(p.sent)} sent)",
-                     not p.violations, "; ".join(p.violations[:2]))
+    people = await starling_rtc.run_participants(run, server, checks, TOTAL_SECONDS)
     counts = {}
     for p in people:
         for m in p.history:

@@ -36,7 +36,6 @@ import sys
 import threading
 import time
 import urllib.error
-import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -101,12 +100,6 @@ class ControlAPI:
         if "result" not in body:
             raise Failure(f"control API {method}: no result: {json.dumps(body)}")
         return body["result"]
-
-
-def dev_token(server, room, identity, name):
-    query = urllib.parse.urlencode({"room": room, "identity": identity, "name": name})
-    with urllib.request.urlopen(f"{server.url}/dev/token?{query}", timeout=5) as r:
-        return json.loads(r.read())["token"]
 
 
 class AioThread:
@@ -210,8 +203,8 @@ def run_inner(binary):
 
         async def carol_joins():
             p = Participant("carol")
-            await p.connect(f"ws://127.0.0.1:{server.port}/rtc")
-            await p.join(dev_token(server, room, "carol-aiortc", "Carol (aiortc)"))
+            await p.connect(server.rtc_url)
+            await p.join(server.token(room, "carol-aiortc", "Carol (aiortc)"))
             await p.publish()
             return p
 

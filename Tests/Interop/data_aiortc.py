@@ -35,8 +35,6 @@ import json
 import os
 import sys
 import time
-import urllib.parse
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -64,16 +62,6 @@ class Starling(StarlingProcess):
             # Large enough for a sendData over data.maxMessageBytes (the control step's too-large case).
             "STARLING_SIGNALING_MAX_MESSAGE_BYTES": str(1 << 20),
         }, log_prefix="starling-data-", stop_seconds=15)
-
-    @property
-    def rtc_url(self):
-        return f"ws://127.0.0.1:{self.port}/rtc"
-
-    def token(self, room, identity):
-        query = urllib.parse.urlencode({"room": room, "identity": identity, "name": identity})
-        with urllib.request.urlopen(f"{self.url}/dev/token?{query}", timeout=5) as r:
-            return json.loads(r.read())["token"]
-
 
 
 def fresh(p):
@@ -348,16 +336,7 @@ async def run(server, checks, people):
 
 
 async def run_bounded(server, checks):
-    people = []
-    try:
-        await asyncio.wait_for(run(server, checks, people), TOTAL_SECONDS)
-    except Exception as e:
-        import traceback
-        traceback.print_exc()
-        checks.check("the run completed", False, f"{type(e).__name__}: {e}")
-    for p in people:
-        checks.check(f"{p.label}: all traffic matched the schemas ({len(p.history)} received, {len(p.sent)} sent)",
-                     not p.violations, "; ".join(p.violations[:2]))
+    people = await starling_rtc.run_participants(run, server, checks, TOTAL_SECONDS)
     await asyncio.gather(*(p.close() for p in people), return_exceptions=True)
 
 

@@ -13,7 +13,6 @@ Exits non-zero on any failure.
     python3 Tests/Interop/echo_interop.py [--binary .build/debug/starling]
 """
 
-import argparse
 import asyncio
 import json
 import os
@@ -28,7 +27,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 import sdppeers  # noqa: E402
-from harness import StarlingProcess  # noqa: E402
+from harness import StarlingProcess, isolated_main  # noqa: E402
 
 FRAMES_WANTED = 100
 
@@ -179,18 +178,5 @@ def run_inner(binary):
     return 1 if failures else 0
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--binary", default=os.path.join(ROOT, ".build/debug/starling"))
-    ap.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if args.inner or sdppeers.is_isolated():
-        if not sdppeers.is_isolated():
-            raise SystemExit("refusing to run: interfaces other than lo exist")
-        return run_inner(os.path.abspath(args.binary))
-    return sdppeers.reexec_isolated([sys.executable, os.path.abspath(__file__), "--inner",
-                                     "--binary", os.path.abspath(args.binary)])
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(isolated_main(__file__, __doc__, run_inner))

@@ -1,12 +1,14 @@
 """What the interop tests share: a free port on 127.0.0.1 and `starling serve` as a child process there."""
 
 import argparse
+import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 
 import sdppeers
@@ -64,6 +66,16 @@ class StarlingProcess:
     def tail(self, lines=40):
         with open(self.log.name, errors="replace") as f:
             return "".join(f.readlines()[-lines:])
+
+    @property
+    def rtc_url(self):
+        return f"ws://127.0.0.1:{self.port}/rtc"
+
+    def token(self, room, identity, name=None):
+        """A participant token from GET /dev/token (the server must run with development tokens on)."""
+        query = urllib.parse.urlencode({"room": room, "identity": identity, "name": name or identity})
+        with urllib.request.urlopen(f"{self.url}/dev/token?{query}", timeout=5) as r:
+            return json.loads(r.read())["token"]
 
 
 class Checks:

@@ -598,6 +598,23 @@ class Participant:
 
 # ---------------------------------------------------------------- the data envelope (docs/PROTOCOL.md)
 
+async def run_participants(run, server, checks, seconds):
+    """Runs `run(server, checks, people)` (which appends the Participants it makes to `people`), capped at
+    `seconds`; a failure or the cap is a failed check. Then checks that each participant's traffic matched the
+    schemas, and returns `people`, still connected (the caller reports on them and closes them)."""
+    people = []
+    try:
+        await asyncio.wait_for(run(server, checks, people), seconds)
+    except Exception as e:
+        import traceback
+        traceback.print_exc()
+        checks.check("the run completed", False, f"{type(e).__name__}: {e}")
+    for p in people:
+        checks.check(f"{p.label}: all traffic matched the schemas ({len(p.history)} received, {len(p.sent)} sent)",
+                     not p.violations, "; ".join(p.violations[:2]))
+    return people
+
+
 def encode_outgoing(payload, targets=()):
     """version 1, flags (bit 0: text), target count, each target as length + UTF-8, then the payload."""
     is_text = isinstance(payload, str)

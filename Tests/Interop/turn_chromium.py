@@ -48,8 +48,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.parse
-import urllib.request
 import zlib
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -358,19 +356,17 @@ class RelayBrowser(Browser):
                     if s.get("participantId") == participant_id and s.get("kind") == "video"), default=0)
 
 
-def join_with_python(server_url, identity):
+def join_with_python(server, identity):
     """Joins ROOM on /rtc as `identity` with the Python client (every message checked against docs/schemas) and
     returns the join result; the participant leaves again."""
     import starling_rtc
 
-    query = urllib.parse.urlencode({"room": ROOM, "identity": identity, "name": identity})
-    with urllib.request.urlopen(f"{server_url}/dev/token?{query}", timeout=5) as r:
-        token = json.loads(r.read())["token"]
+    token = server.token(ROOM, identity)
 
     async def go():
         p = starling_rtc.Participant(identity, log=lambda text: None)
         try:
-            await p.connect(server_url.replace("http:", "ws:") + "/rtc")
+            await p.connect(server.rtc_url)
             result = await p.join(token)
             await p.leave()
             p.check_violations()
@@ -416,7 +412,7 @@ def run_inner(binary):
         # 1. The join response's ICE servers.
         identity = "turn-probe"
         joined_at = time.time()
-        result = join_with_python(server.url, identity)
+        result = join_with_python(server, identity)
         servers = result.get("iceServers") or []
         first = servers[0] if servers else {}
         username, credential = first.get("username", ""), first.get("credential", "")
@@ -513,6 +509,24 @@ def run_inner(binary):
                      f"{len(bound)} sessions of {ann_user!r}; bytes on ann's selected pairs: "
                      + ", ".join(f"{p['role']} {p['bytesReceived']} received" for p in ann_pairs))
 
+        def relay_only_page(name, protocol, what, flags=()):
+            """A relay-only page joins; both its connections must allocate over `protocol` and it decodes ben."""
+            page = RelayBrowser(name, "?relay=1", flags)
+            browsers.append(page)
+            page.open_and_join(server.url, ROOM)
+            wait_for(f"{name} to join", lambda: (s := page.state) and s.get("phase") == "joined", 20)
+            try:
+                wait_for(f"{name} to decode ben's camera over {what}",
+                         lambda: page.camera_frames(ids["ben"]) >= FRAMES_WANTED, 40)
+            except Failure as e:
+                print(e)
+            page_pairs = page.selected_pairs()
+            relays = [p for p in page_pairs if (p.get("local") or {}).get("candidateType") == "relay"
+                      and (p.get("local") or {}).get("relayProtocol") == protocol]
+            frames = page.camera_frames(ids["ben"])
+            return len(relays) == 2 and frames >= FRAMES_WANTED, (
+                f"{frames} frames; " + "; ".join(f"{p['role']}: {describe(p.get('local'))}" for p in page_pairs))
+
         # 4. TURN over TCP: UDP to coturn's port is dropped (nftables), as on a network that lets only TCP out;
         # cal, relay-only, must allocate over turn:...?transport=tcp and still decode ben's camera.
         subprocess.run(["nft", "-f", "-"], check=True, text=True, input=f"""
@@ -520,44 +534,17 @@ table inet starling_turn_tcp {{
   chain output {{ type filter hook output priority 0; policy accept; udp dport {coturn.port} counter drop; }}
 }}
 """)
-        cal = RelayBrowser("cal", "?relay=1")
-        browsers.append(cal)
-        cal.open_and_join(server.url, ROOM)
-        wait_for("cal to join", lambda: (s := cal.state) and s.get("phase") == "joined", 20)
-        try:
-            wait_for("cal to decode ben's camera over TURN/TCP", lambda: cal.camera_frames(ids["ben"]) >= FRAMES_WANTED, 40)
-        except Failure as e:
-            print(e)
-        cal_pairs = cal.selected_pairs()
-        tcp_relays = [p for p in cal_pairs if (p.get("local") or {}).get("candidateType") == "relay"
-                      and (p.get("local") or {}).get("relayProtocol") == "tcp"]
         checks.check("with UDP to coturn dropped, relay-only cal allocates over TURN/TCP on both connections and "
-                     "decodes ben's camera",
-                     len(tcp_relays) == 2 and cal.camera_frames(ids["ben"]) >= FRAMES_WANTED,
-                     f"{cal.camera_frames(ids['ben'])} frames; "
-                     + "; ".join(f"{p['role']}: {describe(p.get('local'))}" for p in cal_pairs))
+                     "decodes ben's camera", *relay_only_page("cal", "tcp", "TURN/TCP"))
 
         # 5. TURN over TLS: TCP to coturn's plain port is dropped too, so only turns: is left (as on a network
         # that lets out nothing but TLS). The certificate is self-signed for this run, so dee's Chromium is told
         # to accept it (--ignore-certificate-errors); a deployment uses a certificate for the TURN host's name.
         subprocess.run(["nft", "add", "rule", "inet", "starling_turn_tcp", "output", "tcp", "dport", str(coturn.port),
                         "counter", "drop"], check=True)
-        dee = RelayBrowser("dee", "?relay=1", ["--ignore-certificate-errors"])
-        browsers.append(dee)
-        dee.open_and_join(server.url, ROOM)
-        wait_for("dee to join", lambda: (s := dee.state) and s.get("phase") == "joined", 20)
-        try:
-            wait_for("dee to decode ben's camera over TURN/TLS", lambda: dee.camera_frames(ids["ben"]) >= FRAMES_WANTED, 40)
-        except Failure as e:
-            print(e)
-        dee_pairs = dee.selected_pairs()
-        tls_relays = [p for p in dee_pairs if (p.get("local") or {}).get("candidateType") == "relay"
-                      and (p.get("local") or {}).get("relayProtocol") == "tls"]
         checks.check("with only TLS to coturn left, relay-only dee allocates over turns: (TURN/TLS) on both connections "
                      "and decodes ben's camera",
-                     len(tls_relays) == 2 and dee.camera_frames(ids["ben"]) >= FRAMES_WANTED,
-                     f"{dee.camera_frames(ids['ben'])} frames; "
-                     + "; ".join(f"{p['role']}: {describe(p.get('local'))}" for p in dee_pairs))
+                     *relay_only_page("dee", "tls", "TURN/TLS", ["--ignore-certificate-errors"]))
     except Exception as e:
         checks.check("the run completed", False, f"{type(e).__name__}: {e}")
     finally:
