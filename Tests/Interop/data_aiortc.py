@@ -39,7 +39,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
-from harness import Checks, StarlingProcess, isolated_main  # noqa: E402
+from harness import Checks, StarlingProcess, finish, isolated_main  # noqa: E402
 import control_api  # noqa: E402
 import starling_rtc  # noqa: E402
 from starling_rtc import Participant, impair  # noqa: E402
@@ -349,14 +349,7 @@ def run_inner(binary):
         asyncio.run(run_bounded(server, checks))
     finally:
         server.stop()
-    if checks.failed:
-        print("--- starling log (tail) ---\n" + server.tail())
-        print(f"elapsed {time.monotonic() - started:.1f} s; server log kept: {server.log.name}")
-    else:
-        print(f"elapsed {time.monotonic() - started:.1f} s")
-        os.unlink(server.log.name)
-    print(f"{len(checks.results) - checks.failed} passed, {checks.failed} failed")
-    return 1 if checks.failed else 0
+    return finish(server, checks, started)
 
 
 if __name__ == "__main__":

@@ -94,6 +94,19 @@ class Checks:
         return sum(1 for _, ok, _ in self.results if not ok)
 
 
+def finish(server, checks, started):
+    """The end of a run against `server`: on failure the server log's tail (and the log is kept), the elapsed
+    time since `started` (time.monotonic()), 'N passed, N failed'; returns the exit status."""
+    if checks.failed:
+        print("--- starling log (tail) ---\n" + server.tail())
+        print(f"elapsed {time.monotonic() - started:.1f} s; server log kept: {server.log.name}")
+    else:
+        print(f"elapsed {time.monotonic() - started:.1f} s")
+        os.unlink(server.log.name)
+    print(f"{len(checks.results) - checks.failed} passed, {checks.failed} failed")
+    return 1 if checks.failed else 0
+
+
 def isolated_main(script, doc, run_inner):
     """The `main` of a test that takes only `--binary` (default $STARLING_BINARY or the debug build): runs
     `run_inner(binary)` inside a network namespace holding only `lo`, re-executing `script` under `unshare --net`
