@@ -36,8 +36,9 @@ import StarlingWire
 ///
 /// **Bad input.** Every datagram's record framing is checked first (`DTLSRecords.check`): truncated
 /// records and implausible plaintext (epoch 0) records are dropped and counted without reaching
-/// OpenSSL, so garbage cannot drive OpenSSL into a fatal error. Protected records that fail
-/// authentication are dropped by OpenSSL (RFC 6347 §4.1.2.7) and counted here as
+/// OpenSSL, so garbage cannot drive OpenSSL into a fatal error; so are protected records too short
+/// to hold the negotiated cipher's nonce and tag, on which OpenSSL 3.0 fails the association
+/// (`shortProtectedDatagrams`). Protected records that fail authentication are dropped by OpenSSL (RFC 6347 §4.1.2.7) and counted here as
 /// `discardedDatagrams`. A well-formed plaintext fatal alert still ends the handshake, as it would
 /// from a legitimate peer.
 ///
@@ -117,6 +118,9 @@ public final class DTLSEndpoint {
         public var truncatedDatagrams = 0
         /// Dropped before OpenSSL: not DTLS 1.2 framing, or an implausible plaintext record.
         public var malformedDatagrams = 0
+        /// Dropped before OpenSSL: a protected record shorter than the cipher's explicit nonce and tag
+        /// (`DTLSRecords.protectedOverhead`), which cannot authenticate.
+        public var shortProtectedDatagrams = 0
         /// Application data records OpenSSL dropped after the handshake: failed authentication or
         /// replayed (RFC 6347 §4.1.2.6, §4.1.2.7).
         public var discardedDatagrams = 0
@@ -148,6 +152,8 @@ public final class DTLSEndpoint {
     /// What OpenSSL's callbacks reach through `SSL_get_app_data`.
     private let callbackState: CallbackState
     private var handshakeComplete = false
+    /// `protectedRecordMinimum` once the handshake fixed the cipher suite.
+    private var negotiatedProtectedMinimum: Int?
     private var outgoing = PollQueue<[UInt8]>()
     private var events = PollQueue<Event>()
     private var readBuffer = [UInt8](repeating: 0, count: 1 << 14)
@@ -237,12 +243,17 @@ public final class DTLSEndpoint {
             break
         }
         let carriesApplicationData: Bool
-        switch DTLSRecords.check(bytes, fromServer: configuration.role == .client) {
+        switch DTLSRecords.check(
+            bytes, fromServer: configuration.role == .client, minimumProtectedLength: protectedRecordMinimum)
+        {
         case .truncated:
             counters.truncatedDatagrams += 1
             return
         case .malformed:
             counters.malformedDatagrams += 1
+            return
+        case .shortProtected:
+            counters.shortProtectedDatagrams += 1
             return
         case .wellFormed(let applicationData):
             carriesApplicationData = applicationData
@@ -333,6 +344,20 @@ public final class DTLSEndpoint {
     /// negotiated cipher (`DTLS_get_data_mtu`); 0 before the handshake completed.
     public var maximumApplicationDataSize: Int {
         state == .connected ? Int(DTLS_get_data_mtu(ssl)) : 0
+    }
+
+    /// The shortest protected record the negotiated (or, during the handshake, pending) cipher suite
+    /// can authenticate; the largest overhead of our suites while none is chosen.
+    private var protectedRecordMinimum: Int {
+        if let cached = negotiatedProtectedMinimum { return cached }
+        guard let cipher = SSL_get_pending_cipher(ssl) ?? SSL_get_current_cipher(ssl) else {
+            return DTLSRecords.largestProtectedOverhead
+        }
+        let overhead =
+            DTLSRecords.protectedOverhead(cipherSuite: SSL_CIPHER_get_protocol_id(cipher))
+            ?? DTLSRecords.largestProtectedOverhead
+        if handshakeComplete { negotiatedProtectedMinimum = overhead }
+        return overhead
     }
 
     // MARK: Outputs

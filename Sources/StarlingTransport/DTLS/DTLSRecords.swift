@@ -30,18 +30,39 @@ enum DTLSRecords {
         case truncated
         /// A record OpenSSL would drop silently at best and treat as a fatal error at worst.
         case malformed(String)
+        /// A protected record shorter than the cipher's explicit nonce and tag: it cannot authenticate.
+        case shortProtected(length: Int)
     }
+
+    /// The bytes every protected (epoch 1) record carries besides its plaintext under the cipher suite
+    /// with this IANA id: AES-GCM has an 8-byte explicit nonce and a 16-byte tag (RFC 5288 §3),
+    /// ChaCha20-Poly1305 a 16-byte tag only (RFC 7905 §2). nil for a suite we do not offer.
+    static func protectedOverhead(cipherSuite: UInt16) -> Int? {
+        switch cipherSuite {
+        case 0xC02B, 0xC02C, 0xC02F, 0xC030: 8 + 16
+        case 0xCCA8, 0xCCA9: 16
+        default: nil
+        }
+    }
+
+    /// The largest `protectedOverhead` of the suites we offer: the bound used while none is negotiated.
+    static let largestProtectedOverhead = 24
 
     /// Checks every record of an incoming datagram (RFC 6347 §4.1.2.7: invalid records are silently
     /// discarded). Epoch 0 records are plaintext, so their content is checked too: a random datagram
     /// passes with negligible probability, so garbage never reaches OpenSSL's state machine.
-    /// Epoch 1 records are authenticated by OpenSSL. Later epochs never occur: WebRTC does not
-    /// renegotiate.
+    /// Epoch 1 records are authenticated by OpenSSL, but only those at least `minimumProtectedLength`
+    /// long (the cipher's nonce and tag) reach it: OpenSSL 3.0 fails the whole association with an
+    /// internal_error alert on a shorter AEAD record (openssl/openssl#25290) where RFC 6347 §4.1.2.7
+    /// wants it discarded. Later epochs never occur: WebRTC does not renegotiate.
     /// `fromServer` tells which side sent it: each side sends its own handshake messages only.
-    static func check(_ bytes: UnsafeRawBufferPointer, fromServer: Bool) -> Check {
+    static func check(
+        _ bytes: UnsafeRawBufferPointer, fromServer: Bool, minimumProtectedLength: Int = largestProtectedOverhead
+    ) -> Check {
         guard !bytes.isEmpty else { return .malformed("empty datagram") }
         var offset = 0
         var applicationData = false
+        var shortProtected: Int?
         while offset < bytes.count {
             guard bytes.count - offset >= headerLength else { return .truncated }
             let typeByte = bytes[offset]
@@ -62,11 +83,13 @@ enum DTLSRecords {
             let record = UnsafeRawBufferPointer(rebasing: bytes[body..<body + length])
             if epoch == 0 {
                 if let why = checkPlaintext(type: type, record, fromServer: fromServer) { return .malformed(why) }
-            } else if type == .applicationData {
-                applicationData = true
+            } else {
+                if length < minimumProtectedLength, shortProtected == nil { shortProtected = length }
+                if type == .applicationData { applicationData = true }
             }
             offset = body + length
         }
+        if let length = shortProtected { return .shortProtected(length: length) }
         return .wellFormed(applicationData: applicationData)
     }
 
