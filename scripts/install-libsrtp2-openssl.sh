@@ -6,7 +6,14 @@
 # the same version (2.5.0), fetched through apt. Fast and silent when already installed.
 set -euo pipefail
 PREFIX=/usr/local
-if [ -f "$PREFIX/lib/libsrtp2.so" ] && ldd "$PREFIX/lib/libsrtp2.so" 2>/dev/null | grep -q libcrypto; then
+# Whether the library links libcrypto. ldd's output is read whole first: `ldd | grep -q` under pipefail fails
+# whenever grep exits before ldd has written everything (ldd then dies of SIGPIPE).
+links_openssl() {
+    local deps
+    deps=$(ldd "$PREFIX/lib/libsrtp2.so" 2>/dev/null) || return 1
+    [[ $deps == *libcrypto* ]]
+}
+if [ -f "$PREFIX/lib/libsrtp2.so" ] && links_openssl; then
     exit 0
 fi
 SUDO=""
@@ -33,5 +40,5 @@ $SUDO make install >/dev/null
 $SUDO ldconfig
 $SUDO rm -f "$src_list"
 $SUDO apt-get update -qq >/dev/null || true
-ldd "$PREFIX/lib/libsrtp2.so" | grep -q libcrypto
+links_openssl
 echo "libsrtp2 with OpenSSL installed in $PREFIX" >&2

@@ -15,16 +15,19 @@ links() { # run inside the target namespace
   ip addr replace "$ADDR1/24" dev v1
   ip link set v0 up; ip link set v1 up
 }
+# Whether namespace $1 exists (the list is read whole: `ip netns list | grep -q` fails under pipefail when grep
+# exits before ip has written everything).
+has_ns() { local all; all=$(ip netns list 2>/dev/null) || return 1; grep -qw "^$1" <<<"$all"; }
 cmd=${1:-}; shift || true
 case "$cmd" in
   up)
     ns=${1:-starling-janus}
-    ip netns list | grep -qw "^$ns" || ip netns add "$ns"
+    has_ns "$ns" || ip netns add "$ns"
     ip netns exec "$ns" bash -c "$(declare -f links); ADDR0=$ADDR0 ADDR1=$ADDR1 links"
     echo "$ns" ;;
   down)
     ns=${1:-starling-janus}
-    if ip netns list | grep -qw "^$ns"; then
+    if has_ns "$ns"; then
       for p in $(ip netns pids "$ns" 2>/dev/null); do kill "$p" 2>/dev/null || true; done
       sleep 0.5
       for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
