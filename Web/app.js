@@ -8,6 +8,11 @@
 // `?relay=1` in the page's address makes both connections use only the TURN servers of the join response
 // (iceTransportPolicy "relay"), as a participant whose network allows nothing else would: a check of the TURN
 // setup. Without TURN servers configured, such a page cannot connect.
+//
+// `?codec=vp8|vp9|h264|av1` puts that codec first in the camera's and screen's codec preferences
+// (RTCRtpTransceiver.setCodecPreferences), so the room forwards it; `?bundle=max-bundle` sets that bundle policy on
+// both connections (the offers' non-first m-sections are then bundle-only, RFC 8843 §7.2), as many SFU client
+// libraries do. Both are for checking what the server accepts and forwards.
 
 const $ = (id) => document.getElementById(id);
 
@@ -378,11 +383,31 @@ function useIceServers(servers) {
   if (rt.sub) rt.sub.setConfiguration(rtcConfiguration());
 }
 
+const PAGE_OPTIONS = new URLSearchParams(location.search);
 /** `?relay=1`: relay candidates only (see the top of this file). */
-const ICE_TRANSPORT_POLICY = new URLSearchParams(location.search).get("relay") === "1" ? "relay" : "all";
+const ICE_TRANSPORT_POLICY = PAGE_OPTIONS.get("relay") === "1" ? "relay" : "all";
+/** `?bundle=max-bundle` (or balanced, max-compat): the connections' bundle policy; the browser's default otherwise. */
+const BUNDLE_POLICY = ["max-bundle", "balanced", "max-compat"].includes(PAGE_OPTIONS.get("bundle")) ? PAGE_OPTIONS.get("bundle") : null;
+/** `?codec=vp9` etc.: the video codec put first in our video transceivers' preferences. */
+const PREFERRED_VIDEO_CODEC = (PAGE_OPTIONS.get("codec") || "").toLowerCase();
 
 function rtcConfiguration() {
-  return { iceServers: rt.iceServers || [], iceTransportPolicy: ICE_TRANSPORT_POLICY };
+  const config = { iceServers: rt.iceServers || [], iceTransportPolicy: ICE_TRANSPORT_POLICY };
+  if (BUNDLE_POLICY) config.bundlePolicy = BUNDLE_POLICY;
+  return config;
+}
+
+/** Puts `?codec=` first in a video transceiver's codec preferences (no-op without it, or when the browser lacks it). */
+function preferVideoCodec(transceiver) {
+  if (!PREFERRED_VIDEO_CODEC || !transceiver.setCodecPreferences || !RTCRtpSender.getCapabilities) return;
+  const codecs = RTCRtpSender.getCapabilities("video")?.codecs || [];
+  const wanted = codecs.filter((c) => c.mimeType.toLowerCase() === `video/${PREFERRED_VIDEO_CODEC}`);
+  if (wanted.length === 0) {
+    log(`codec ${PREFERRED_VIDEO_CODEC} is not supported by this browser`);
+    return;
+  }
+  transceiver.setCodecPreferences([...wanted, ...codecs.filter((c) => !wanted.includes(c))]);
+  log(`preferring ${PREFERRED_VIDEO_CODEC} (${wanted.length} variants)`);
 }
 
 function newSubscriber() {
@@ -468,6 +493,7 @@ async function publishInitial() {
     rt.camera.transceiver = rt.pub.addTransceiver(rt.camera.track, {
       direction: "sendonly", streams: [rt.localStream], sendEncodings: SIMULCAST.map((e) => ({ ...e })),
     });
+    preferVideoCodec(rt.camera.transceiver);
   }
   await negotiatePublisher();
 }
@@ -560,6 +586,7 @@ async function shareScreen() {
     await enqueuePublish(async () => {
       if (!rt.pub) await publishInitial();
       rt.screen = { track, transceiver: rt.pub.addTransceiver(track, { direction: "sendonly", streams: [new MediaStream([track])] }) };
+      preferVideoCodec(rt.screen.transceiver);
       updateSelfTile();
       try {
         await negotiatePublisher();
