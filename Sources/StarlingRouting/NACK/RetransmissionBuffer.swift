@@ -5,9 +5,11 @@ import StarlingTransport
 ///
 /// State: a ring of `slotCount` fixed-size slots (a power of two, so `sequenceNumber % slotCount`
 /// stays continuous across the 65535 -> 0 wrap), each holding the packet's bytes, length, sequence
-/// number, send time and the time it was last retransmitted. Bounded by memory (slots × slot size,
-/// allocated once in `init`) and by age (`maxAge`): a packet is returned only while it is the one
-/// stored in its slot and was sent less than `maxAge` ago. Nothing allocates after `init`.
+/// number, send time, the time it was last retransmitted and a generation that changes whenever the
+/// slot is written. Bounded by memory (slots × slot size) and by age (`maxAge`): a packet is returned
+/// only while it is the one stored in its slot and was sent less than `maxAge` ago. The ring's bytes
+/// are allocated by the first `store`, so a stream that never carries a packet costs nothing; after
+/// that nothing allocates.
 public final class RetransmissionBuffer {
     /// Number of slots: the requested count rounded up to a power of two.
     public let slotCount: Int
@@ -17,13 +19,17 @@ public final class RetransmissionBuffer {
     public var maxAge: Duration
 
     private let mask: Int
-    private let bytes: UnsafeMutableRawPointer
-    private let slots: UnsafeMutableBufferPointer<Slot>
+    /// nil until the first packet is stored.
+    private var bytes: UnsafeMutableRawPointer?
+    private var slots: UnsafeMutableBufferPointer<Slot>?
+    /// Counts every store; a slot keeps the value of the store that filled it.
+    private var generations: UInt32 = 0
 
     private struct Slot {
         /// 0 marks an empty slot.
         var length: Int32
         var sequenceNumber: UInt16
+        var generation: UInt32
         var sentAt: Instant
         /// `Int64.min` nanoseconds when never retransmitted.
         var retransmittedAt: Instant
@@ -44,33 +50,47 @@ public final class RetransmissionBuffer {
         mask = count - 1
         self.slotSize = slotSize
         self.maxAge = maxAge
-        bytes = UnsafeMutableRawPointer.allocate(byteCount: count * slotSize, alignment: 16)
-        // Touch every page now: the memory is the buffer's from the start (and counted in RSS at once),
-        // rather than faulted in on the forwarding path as the ring first fills.
-        bytes.initializeMemory(as: UInt8.self, repeating: 0, count: count * slotSize)
-        self.slots = UnsafeMutableBufferPointer<Slot>.allocate(capacity: count)
-        self.slots.initialize(
-            repeating: Slot(length: 0, sequenceNumber: 0, sentAt: Self.never, retransmittedAt: Self.never))
     }
 
     deinit {
-        bytes.deallocate()
-        slots.deallocate()
+        bytes?.deallocate()
+        slots?.deallocate()
     }
 
-    /// Caches `packet`, sent now with `sequenceNumber`, replacing whatever its slot held. Returns false
-    /// (and leaves the slot empty) when the packet is empty or larger than `slotSize`.
+    /// Whether the ring's memory has been allocated (by a first `store`).
+    public var isAllocated: Bool { bytes != nil }
+
+    /// Allocates the ring and touches every page at once, so it is faulted in here rather than packet by
+    /// packet as the ring first fills.
+    private func allocate() -> (UnsafeMutableRawPointer, UnsafeMutableBufferPointer<Slot>) {
+        let storage = UnsafeMutableRawPointer.allocate(byteCount: slotCount * slotSize, alignment: 16)
+        storage.initializeMemory(as: UInt8.self, repeating: 0, count: slotCount * slotSize)
+        let table = UnsafeMutableBufferPointer<Slot>.allocate(capacity: slotCount)
+        table.initialize(
+            repeating: Slot(length: 0, sequenceNumber: 0, generation: 0, sentAt: Self.never, retransmittedAt: Self.never))
+        bytes = storage
+        slots = table
+        return (storage, table)
+    }
+
+    /// Caches `packet`, sent now with `sequenceNumber`, replacing whatever its slot held. Returns the
+    /// generation of the stored copy (see `withPacket`), or nil (leaving the slot empty) when the packet
+    /// is empty or larger than `slotSize`.
     @discardableResult
-    public func store(packet: UnsafeRawBufferPointer, sequenceNumber: UInt16, now: Instant) -> Bool {
+    public func store(packet: UnsafeRawBufferPointer, sequenceNumber: UInt16, now: Instant) -> UInt32? {
         let index = Int(sequenceNumber) & mask
         guard packet.count > 0, packet.count <= slotSize, let source = packet.baseAddress else {
-            slots[index].length = 0
-            return false
+            slots?[index].length = 0
+            return nil
         }
-        (bytes + index * slotSize).copyMemory(from: source, byteCount: packet.count)
-        slots[index] = Slot(
-            length: Int32(packet.count), sequenceNumber: sequenceNumber, sentAt: now, retransmittedAt: Self.never)
-        return true
+        let (storage, table) = bytes.flatMap { b in slots.map { (b, $0) } } ?? allocate()
+        (storage + index * slotSize).copyMemory(from: source, byteCount: packet.count)
+        generations &+= 1
+        if generations == 0 { generations = 1 }
+        table[index] = Slot(
+            length: Int32(truncatingIfNeeded: packet.count), sequenceNumber: sequenceNumber, generation: generations,
+            sentAt: now, retransmittedAt: Self.never)
+        return generations
     }
 
     /// Calls `body` with the packet sent with `sequenceNumber`; nil when it was never stored, has been
@@ -78,8 +98,17 @@ public final class RetransmissionBuffer {
     public func withPacket<R>(
         sequenceNumber: UInt16, now: Instant, _ body: (UnsafeRawBufferPointer) throws -> R
     ) rethrows -> R? {
-        guard let index = liveIndex(sequenceNumber, now: now) else { return nil }
-        return try body(UnsafeRawBufferPointer(start: bytes + index * slotSize, count: Int(slots[index].length)))
+        try withPacket(sequenceNumber: sequenceNumber, now: now) { bytes, _ in try body(bytes) }
+    }
+
+    /// Like `withPacket(sequenceNumber:now:_:)`, also passing the generation `store` returned for the copy:
+    /// a caller that must resend exactly what it sent before checks that it is still the same copy.
+    public func withPacket<R>(
+        sequenceNumber: UInt16, now: Instant, _ body: (UnsafeRawBufferPointer, UInt32) throws -> R
+    ) rethrows -> R? {
+        guard let index = liveIndex(sequenceNumber, now: now), let bytes, let slots else { return nil }
+        return try body(
+            UnsafeRawBufferPointer(start: bytes + index * slotSize, count: Int(slots[index].length)), slots[index].generation)
     }
 
     /// Whether the packet sent with `sequenceNumber` is still retrievable.
@@ -89,7 +118,7 @@ public final class RetransmissionBuffer {
 
     /// When the packet with `sequenceNumber` was last retransmitted; nil when never or not cached.
     public func lastRetransmission(sequenceNumber: UInt16, now: Instant) -> Instant? {
-        guard let index = liveIndex(sequenceNumber, now: now) else { return nil }
+        guard let index = liveIndex(sequenceNumber, now: now), let slots else { return nil }
         let at = slots[index].retransmittedAt
         return at == Self.never ? nil : at
     }
@@ -97,17 +126,18 @@ public final class RetransmissionBuffer {
     /// Records that the packet with `sequenceNumber` was retransmitted at `now` (for throttling).
     public func markRetransmitted(sequenceNumber: UInt16, now: Instant) {
         guard let index = liveIndex(sequenceNumber, now: now) else { return }
-        slots[index].retransmittedAt = now
+        slots?[index].retransmittedAt = now
     }
 
     /// Empties every slot (e.g. when the stream's sequence numbering restarts).
     public func removeAll() {
+        guard let slots else { return }
         for i in 0..<slotCount { slots[i].length = 0 }
     }
 
     private func liveIndex(_ sequenceNumber: UInt16, now: Instant) -> Int? {
         let index = Int(sequenceNumber) & mask
-        let slot = slots[index]
+        guard let slot = slots?[index] else { return nil }
         guard slot.length > 0, slot.sequenceNumber == sequenceNumber, now - slot.sentAt <= maxAge else {
             return nil
         }

@@ -17,7 +17,7 @@ public final class Consumer {
     /// The subscriber transport's state (it owns this consumer; unowned to break the cycle).
     unowned let transportState: TransportState
     public let producer: Producer
-    public internal(set) var parameters: ConsumerParameters
+    public let parameters: ConsumerParameters
     public internal(set) var layers: LayerSelection
     var rewriter: RTPStreamRewriter
     var vp8 = VP8PictureIDRewriter()
@@ -89,22 +89,36 @@ public final class Consumer {
         var payloadOffset: Int
         /// Offset of the 2-byte transport-wide sequence number, to be filled by the transport.
         var transportSequenceOffset: Int?
+        /// The abs-send-time value written, if any.
+        var absSendTime: UInt32?
     }
 
     /// Writes the outgoing version of `src` (an RTP packet with `header`) into `dst`: the fixed header
     /// with our SSRC, `sequenceNumber`, `timestamp` and the subscriber's payload type; an RFC 8285 block
     /// with the extensions the subscriber negotiated (mid, abs-send-time and transport-wide-cc written
     /// by us, and those of `copied`, the publisher's values looked up once per packet); the payload
-    /// without padding. CSRCs are not forwarded. Returns nil when `dst` is too small.
+    /// without padding. CSRCs are not forwarded. `absSendTime` replaces the value taken from `now` (a
+    /// retransmission that must repeat the original bytes). Returns nil when `dst` is too small.
     func write(
         _ src: UnsafeRawBufferPointer, header: RTPHeader, copied: CopiedExtensions, sequenceNumber: UInt16,
-        timestamp: UInt32, into dst: UnsafeMutableRawBufferPointer, now: Instant
+        timestamp: UInt32, into dst: UnsafeMutableRawBufferPointer, now: Instant, absSendTime: UInt32? = nil
     ) -> Written? {
         let ours = parameters.extensions
         let audioLevel = ours.audioLevel != nil ? copied.audioLevel : nil
         let orientation = ours.videoOrientation != nil ? copied.videoOrientation : nil
         let dependency = ours.dependencyDescriptor != nil ? copied.dependencyDescriptor : nil
-        let twoByte = (dependency?.count ?? 0) > 16
+        // RFC 8285 §4.2: the one-byte form holds ids 1-14 and values of 1-16 bytes; anything else
+        // needs the two-byte form (§4.3: ids 1-255, values of 0-255 bytes).
+        var twoByte = false
+        func needs(_ id: UInt8?, _ count: Int) {
+            if let id, id > 14 || count < 1 || count > 16 { twoByte = true }
+        }
+        if midLength > 0 { needs(ours.mid, midLength) }
+        needs(ours.absSendTime, 3)
+        needs(ours.transportWideCC, 2)
+        if let a = audioLevel { needs(ours.audioLevel, a.count) }
+        if let o = orientation { needs(ours.videoOrientation, o.count) }
+        if let d = dependency { needs(ours.dependencyDescriptor, d.count) }
         let elementHeader = twoByte ? 2 : 1
         var extLength = 0
         if ours.mid != nil, midLength > 0 { extLength += elementHeader + midLength }
@@ -125,6 +139,7 @@ public final class Consumer {
         RTPHeader.setTimestamp(timestamp, in: dst)
         RTPHeader.setSSRC(parameters.ssrc, in: dst)
         var transportOffset: Int?
+        var absValue: UInt32?
         if extLength > 0 {
             let profile: UInt16 = twoByte ? 0x1000 : RTPHeaderExtensionForm.oneByteProfile
             dst[12] = UInt8(profile >> 8)
@@ -133,13 +148,14 @@ public final class Consumer {
             dst[14] = UInt8(words >> 8)
             dst[15] = UInt8(words & 0xFF)
             var o = 16
+            // `count` is 0...255 (a copied value has an 8-bit length) and, in the one-byte form, 1...16.
             func element(_ id: UInt8, _ count: Int) {
                 if twoByte {
                     dst[o] = id
-                    dst[o + 1] = UInt8(count)
+                    dst[o + 1] = UInt8(truncatingIfNeeded: count)
                     o += 2
                 } else {
-                    dst[o] = id << 4 | UInt8(count - 1)
+                    dst[o] = id << 4 | UInt8(truncatingIfNeeded: count &- 1) & 0x0F
                     o += 1
                 }
             }
@@ -155,11 +171,13 @@ public final class Consumer {
             }
             if let id = ours.absSendTime {
                 // abs-send-time: 6.18 fixed-point seconds, 24 bits (webrtc.org abs-send-time).
-                let value = AbsoluteSendTime(microseconds: UInt64(max(now.nanoseconds / 1000, 0)))
+                let value =
+                    absSendTime ?? AbsoluteSendTime(microseconds: UInt64(max(now.nanoseconds / 1000, 0))).rawValue
+                absValue = value
                 element(id, 3)
-                dst[o] = UInt8(value.rawValue >> 16 & 0xFF)
-                dst[o + 1] = UInt8(value.rawValue >> 8 & 0xFF)
-                dst[o + 2] = UInt8(value.rawValue & 0xFF)
+                dst[o] = UInt8(truncatingIfNeeded: value >> 16)
+                dst[o + 1] = UInt8(truncatingIfNeeded: value >> 8)
+                dst[o + 2] = UInt8(truncatingIfNeeded: value)
                 o += 3
             }
             if let id = ours.transportWideCC {
@@ -178,7 +196,8 @@ public final class Consumer {
             }
         }
         if let base = payload.baseAddress { (out + headerLength).copyMemory(from: base, byteCount: payload.count) }
-        return Written(length: total, payloadOffset: headerLength, transportSequenceOffset: transportOffset)
+        return Written(
+            length: total, payloadOffset: headerLength, transportSequenceOffset: transportOffset, absSendTime: absValue)
     }
 }
 
@@ -206,15 +225,19 @@ struct CopiedExtensions {
             }
             return true
         }
-        audioLevel = level
-        videoOrientation = orientation
-        dependencyDescriptor = dependency
+        // Values of a length their definition does not allow are not forwarded: the audio level and
+        // the coordination of video orientation are one byte (RFC 6464 §3, 3GPP TS 26.114 §7.4.5), a
+        // dependency descriptor at least its 3-byte mandatory fields.
+        audioLevel = level?.count == 1 ? level : nil
+        videoOrientation = orientation?.count == 1 ? orientation : nil
+        dependencyDescriptor = (dependency?.count ?? 0) >= 3 ? dependency : nil
     }
 }
 
 /// What a consumer sent under each of its last 512 sequence numbers: enough to rebuild the packet
-/// from the producer's cache (the input layer and sequence number, the outgoing timestamp and VP8
-/// fields) and to throttle retransmissions. Allocated once.
+/// byte for byte from the producer's cache (the input layer, sequence number and cache generation,
+/// the outgoing timestamp, VP8 fields, abs-send-time and transport-wide sequence number) and to
+/// throttle retransmissions. Allocated once.
 final class SentHistory {
     /// 512 forwarded packets: 2 s of a 720p layer at 2.5 Mbit/s, as long as the producer's cache keeps them.
     static let size = 512
@@ -227,6 +250,12 @@ final class SentHistory {
         var pictureID: Int32 = -1
         var tl0PicIdx: Int16 = -1
         var keyIndex: Int16 = -1
+        /// The generation of the cached source copy it was written from (0: not cached).
+        var cacheGeneration: UInt32 = 0
+        var absSendTime: UInt32 = 0
+        var hasAbsSendTime = false
+        var transportSequence: UInt16 = 0
+        var hasTransportSequence = false
         var lastResent = Instant(nanoseconds: -(1 << 60))
     }
     private let entries: UnsafeMutableBufferPointer<Entry>

@@ -344,6 +344,8 @@ public final class Router {
         /// A switch may happen here: not on a late (retransmitted or reordered) packet, whose frame's
         /// later packets have already gone by.
         var isNewest = true
+        /// The generation of the packet's copy in its stream's cache (0: not cached).
+        var cacheGeneration: UInt32 = 0
     }
 
     private func handleMedia(
@@ -364,9 +366,10 @@ public final class Router {
         stream.lastPacketAt = now
         stream.packetsReceived += 1
         stream.bitrate.add(bytes: length, at: now)
-        if producer.parameters.nack { stream.cache.store(packet: bytes, sequenceNumber: header.sequenceNumber, now: now) }
-
         var info = FrameInfo()
+        if producer.parameters.nack {
+            info.cacheGeneration = stream.cache.store(packet: bytes, sequenceNumber: header.sequenceNumber, now: now) ?? 0
+        }
         info.isNewest = arrival != .recovered
         let payload = header.payload(in: bytes)
         switch producer.parameters.codec.kind {
@@ -444,30 +447,45 @@ public final class Router {
                 entry.keyIndex = w.keyIndex
             }
         }
+        let payloadBytes = written.length - written.payloadOffset
+        consumer.sender.recordSent(rtpTimestamp: out.timestamp, payloadBytes: payloadBytes, capturedAt: now)
+        consumer.counters.packetsSent += 1
+        consumer.counters.bytesSent += written.length
+        consumer.bitrate.add(bytes: written.length, at: now)
+        let transportSequence = sendRTP(scratch, written, to: consumer.transportState, now: now)
         if let history = consumer.history {
             entry.valid = true
             entry.outSequence = out.sequenceNumber
             entry.layer = UInt8(truncatingIfNeeded: stream.layer)
             entry.inSequence = header.sequenceNumber
             entry.timestamp = out.timestamp
+            entry.cacheGeneration = info.cacheGeneration
+            entry.absSendTime = written.absSendTime ?? 0
+            entry.hasAbsSendTime = written.absSendTime != nil
+            entry.transportSequence = transportSequence ?? 0
+            entry.hasTransportSequence = transportSequence != nil
             history.record(entry)
         }
-        let payloadBytes = written.length - written.payloadOffset
-        consumer.sender.recordSent(rtpTimestamp: out.timestamp, payloadBytes: payloadBytes, capturedAt: now)
-        consumer.counters.packetsSent += 1
-        consumer.counters.bytesSent += written.length
-        consumer.bitrate.add(bytes: written.length, at: now)
-        sendRTP(scratch, written, to: consumer.transportState, now: now)
     }
 
-    private func sendRTP(_ buffer: UnsafeMutableRawBufferPointer, _ written: Consumer.Written, to t: TransportState, now: Instant) {
+    /// Fills the transport-wide sequence number (the next one, or `repeating` an earlier one for a
+    /// retransmission that repeats its packet byte for byte) and hands the packet to the output.
+    /// Returns the transport-wide sequence number written, if any.
+    @discardableResult
+    private func sendRTP(
+        _ buffer: UnsafeMutableRawBufferPointer, _ written: Consumer.Written, to t: TransportState, now: Instant,
+        repeating: UInt16? = nil
+    ) -> UInt16? {
+        var seq: UInt16?
         if let offset = written.transportSequenceOffset {
-            let seq = t.sequencer.next(size: written.length, now: now)
-            buffer[offset] = UInt8(seq >> 8)
-            buffer[offset + 1] = UInt8(seq & 0xFF)
+            let value = repeating ?? t.sequencer.next(size: written.length, now: now)
+            buffer[offset] = UInt8(truncatingIfNeeded: value >> 8)
+            buffer[offset + 1] = UInt8(truncatingIfNeeded: value)
+            seq = value
         }
         counters.rtpOut += 1
         output.send(rtp: buffer, length: written.length, to: t.id)
+        return seq
     }
 
     // MARK: - Retransmission (RFC 4585 §6.2.1, RFC 4588)
@@ -484,19 +502,29 @@ public final class Router {
         if !padding, now - entry.lastResent < interval { return 0 }
         var sentBytes = 0
         let stream = consumer.producer.streams[Int(entry.layer)]
-        let done: Bool? = stream.cache.withPacket(sequenceNumber: entry.inSequence, now: now) { src in
+        let done: Bool? = stream.cache.withPacket(sequenceNumber: entry.inSequence, now: now) { src, generation in
+            // Without RTX the packet goes out again under the same SSRC and sequence number, so under the
+            // same SRTP packet index: it must be the same bytes, or the AES-GCM nonce (AES-CM keystream)
+            // would cover two different plaintexts (RFC 7714 §14, RFC 3711 §9.1). So it is rebuilt from
+            // the very copy it was first written from, with the abs-send-time and transport-wide sequence
+            // number it carried; when that copy is gone, it is not resent.
+            let repeatsIndex = consumer.rtx == nil
+            if repeatsIndex {
+                guard !padding, entry.cacheGeneration != 0, generation == entry.cacheGeneration else { return false }
+            }
             guard let header = try? RTPHeader(parsing: src),
                 var written = consumer.write(
                     src, header: header,
                     copied: CopiedExtensions(header: header, bytes: src, ids: consumer.producer.parameters.extensions),
-                    sequenceNumber: sequenceNumber, timestamp: entry.timestamp, into: scratch, now: now)
+                    sequenceNumber: sequenceNumber, timestamp: entry.timestamp, into: scratch, now: now,
+                    absSendTime: repeatsIndex && entry.hasAbsSendTime ? entry.absSendTime : nil)
             else { return false }
             if entry.pictureID >= 0 || entry.tl0PicIdx >= 0 || entry.keyIndex >= 0 {
                 _ = try? VP8PayloadDescriptor.rewrite(
                     UnsafeMutableRawBufferPointer(rebasing: scratch[written.payloadOffset..<written.length]),
-                    pictureID: entry.pictureID >= 0 ? UInt16(entry.pictureID) : nil,
-                    tl0PicIdx: entry.tl0PicIdx >= 0 ? UInt8(entry.tl0PicIdx) : nil,
-                    keyIndex: entry.keyIndex >= 0 ? UInt8(entry.keyIndex) : nil)
+                    pictureID: entry.pictureID >= 0 ? UInt16(truncatingIfNeeded: entry.pictureID) : nil,
+                    tl0PicIdx: entry.tl0PicIdx >= 0 ? UInt8(truncatingIfNeeded: entry.tl0PicIdx) : nil,
+                    keyIndex: entry.keyIndex >= 0 ? UInt8(truncatingIfNeeded: entry.keyIndex) : nil)
             }
             if var rtx = consumer.rtx {
                 guard let length = try? rtx.encode(UnsafeRawBufferPointer(rebasing: scratch[0..<written.length]), into: rtxScratch)
@@ -505,8 +533,10 @@ public final class Router {
                 written.length = length
                 sendRTP(rtxScratch, written, to: consumer.transportState, now: now)
             } else {
-                if padding { return false }  // padding only ever goes on the RTX stream
-                sendRTP(scratch, written, to: consumer.transportState, now: now)
+                if written.transportSequenceOffset != nil, !entry.hasTransportSequence { return false }
+                sendRTP(
+                    scratch, written, to: consumer.transportState, now: now,
+                    repeating: entry.hasTransportSequence ? entry.transportSequence : nil)
             }
             sentBytes = written.length
             return true

@@ -9,7 +9,7 @@ import Testing
     }
 
     private func store(_ buffer: RetransmissionBuffer, _ bytes: [UInt8], _ seq: UInt16, now: Instant) -> Bool {
-        bytes.withUnsafeBytes { buffer.store(packet: $0, sequenceNumber: seq, now: now) }
+        bytes.withUnsafeBytes { buffer.store(packet: $0, sequenceNumber: seq, now: now) } != nil
     }
 
     @Test func returnsWhatWasStored() {
@@ -79,5 +79,21 @@ import Testing
         #expect(buffer.lastRetransmission(sequenceNumber: 13, now: at(ms: 8)) == nil)
         buffer.removeAll()
         #expect(!buffer.contains(sequenceNumber: 13, now: at(ms: 8)))
+    }
+
+    /// Memory follows use: no ring until a packet arrives; a packet re-stored under the same sequence
+    /// number (a publisher repeating a number with other contents) gets a new generation.
+    @Test func ringIsAllocatedByTheFirstPacketAndGenerationsTellCopiesApart() {
+        let buffer = RetransmissionBuffer(slots: 512, slotSize: 1500)
+        #expect(!buffer.isAllocated)
+        #expect(!buffer.contains(sequenceNumber: 1, now: at(ms: 0)))
+        buffer.removeAll()
+        #expect(!buffer.isAllocated)
+        let first = rtpBytes(sequenceNumber: 1).withUnsafeBytes { buffer.store(packet: $0, sequenceNumber: 1, now: at(ms: 0)) }
+        #expect(buffer.isAllocated)
+        let again = [UInt8](repeating: 0x90, count: 100).withUnsafeBytes { buffer.store(packet: $0, sequenceNumber: 1, now: at(ms: 1)) }
+        #expect(first != nil && again != nil && first != again)
+        let seen = buffer.withPacket(sequenceNumber: 1, now: at(ms: 2)) { bytes, generation in (bytes.count, generation) }
+        #expect(seen?.0 == 100 && seen?.1 == again)
     }
 }
