@@ -14,6 +14,7 @@ let package = Package(
         .executable(name: "starling", targets: ["starling"]),
         .library(name: "StarlingWire", targets: ["StarlingWire"]),
         .library(name: "StarlingWireChecks", targets: ["StarlingWireChecks"]),
+        .library(name: "StarlingRoutingChecks", targets: ["StarlingRoutingChecks"]),
         .library(name: "StarlingTransport", targets: ["StarlingTransport"]),
         .library(name: "StarlingRouting", targets: ["StarlingRouting"]),
         .library(name: "StarlingServer", targets: ["StarlingServer"]),
@@ -55,6 +56,11 @@ let package = Package(
         ),
         // Sans-IO routing: Router, Producer, Consumer, feedback components.
         .target(name: "StarlingRouting", dependencies: ["StarlingWire", "StarlingTransport"], swiftSettings: strict),
+        // The whole receive and forward path on arbitrary input, with its invariants; run by the unit tests and
+        // the router fuzz target.
+        .target(
+            name: "StarlingRoutingChecks", dependencies: ["StarlingRouting", "StarlingTransport", "StarlingWire"],
+            swiftSettings: strict),
         // Client-side WebRTC peer on the same cores (tests, load tool).
         // JSON values shared by the server's APIs and the Swift clients.
         .target(name: "StarlingAPI", swiftSettings: strict),
@@ -143,6 +149,7 @@ let package = Package(
             name: "StarlingRoutingTests",
             dependencies: [
                 "StarlingRouting", "StarlingWire", "StarlingTransport", "StarlingTestSupport", "StarlingMediaTestSupport",
+                "StarlingRoutingChecks",
             ]),
         .testTarget(
             name: "StarlingServerTests",

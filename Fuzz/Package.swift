@@ -6,8 +6,8 @@
 // executables their own main, so libFuzzer's main cannot be used).
 import PackageDescription
 
-/// One executable per parser; each has a folder under Sources/ (scripts/fuzz.sh runs every folder there).
-let fuzzTargets = ["FuzzAV1DD", "FuzzDCEP", "FuzzH264", "FuzzJWT", "FuzzRFC4571", "FuzzRTCP", "FuzzRTP", "FuzzSDP", "FuzzSTUN", "FuzzVP8", "FuzzVP9"]
+/// One executable per parser, and FuzzRouter for the whole receive and forward path; each has a folder under Sources/ (scripts/fuzz.sh runs every folder there).
+let fuzzTargets = ["FuzzAV1DD", "FuzzDCEP", "FuzzH264", "FuzzJWT", "FuzzRFC4571", "FuzzRouter", "FuzzRTCP", "FuzzRTP", "FuzzSDP", "FuzzSTUN", "FuzzVP8", "FuzzVP9"]
 
 let package = Package(
     name: "StarlingFuzz",
@@ -16,7 +16,10 @@ let package = Package(
         + fuzzTargets.map { name in
             .executableTarget(
                 name: name,
-                dependencies: ["FuzzDriver", .product(name: "StarlingWireChecks", package: "Starling")]
+                dependencies: [
+                    "FuzzDriver",
+                    .product(name: name == "FuzzRouter" ? "StarlingRoutingChecks" : "StarlingWireChecks", package: "Starling"),
+                ]
             )
         }
 )
