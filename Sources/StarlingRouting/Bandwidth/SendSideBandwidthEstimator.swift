@@ -70,6 +70,9 @@ public struct SendSideBandwidthEstimator: Sendable {
         /// Reported numbers not in the send history or already processed.
         public var packetsIgnored = 0
         public var rembs = 0
+        /// Feedback whose reference time jumped further than any receiver's clock moves between two
+        /// feedbacks (a restarted receiver, or forged feedback): arrival times started over from it.
+        public var referenceTimeResets = 0
 
         public init() {}
     }
@@ -192,12 +195,24 @@ public struct SendSideBandwidthEstimator: Sendable {
         var lastArrival: Int64 = 0
     }
 
-    /// Unwraps the 24-bit reference time against the previous one; returns it in µs.
+    /// The largest step of the reference time between two feedbacks that is taken as the same clock:
+    /// 4096 ticks of 64 ms, about 4.4 minutes.
+    static let maximumReferenceStep: Int64 = 4096
+
+    /// Unwraps the 24-bit reference time against the previous one; returns it in µs. A step larger than
+    /// `maximumReferenceStep` either way starts the arrival clock over from the raw value, so unwrapping
+    /// cannot be driven towards overflow by feedback that keeps jumping half the 24-bit range.
     private mutating func beginFeedback(referenceTime: Int32) -> Int64 {
         var value = Int64(referenceTime)
         if let last = self.referenceTime {
-            let difference = (Int32(truncatingIfNeeded: value &- last) << 8) >> 8
-            value = last + Int64(difference)
+            let difference = Int64((Int32(truncatingIfNeeded: value &- last) << 8) >> 8)
+            if abs(difference) <= Self.maximumReferenceStep {
+                value = last + difference
+            } else {
+                counters.referenceTimeResets += 1
+                interGroup = InterGroupDelay(burst: configuration.burstInterval)
+                acked = BitrateWindow(window: configuration.ackedBitrateWindow, buckets: 20)
+            }
         }
         self.referenceTime = value
         return value * TransportFeedback.referenceTimeTickMicroseconds

@@ -6,7 +6,7 @@ import StarlingWire
 ///
 /// State: the highest extended sequence number seen, and a ring of the missing numbers behind it in
 /// ascending order, each with when it was found missing, how many times it was NACKed and when it is
-/// next due. A gap is NACKed once it is `reorderingPackets` behind the highest number or has waited
+/// next due (allocated at the first gap, `maxDistance` entries). A gap is NACKed once it is `reorderingPackets` behind the highest number or has waited
 /// `reorderingDelay` (whichever comes first), so packets merely reordered are not NACKed; then again
 /// every RTT (at least `minRetryInterval`) up to `maxRetries` times. A number is forgotten when it
 /// arrives (late or via RTX), when `clearBefore` drops it (a keyframe made it useless), or it is given
@@ -100,9 +100,8 @@ public struct NACKGenerator: Sendable {
         precondition(configuration.maxDistance > 0, "NACKGenerator: maxDistance must be positive")
         self.configuration = configuration
         self.rtt = rtt
-        ring = Array(
-            repeating: Entry(sequenceNumber: 0, detectedAt: .zero, dueAt: .zero, sends: 0, live: false),
-            count: configuration.maxDistance)
+        // The ring is allocated by the first gap: a stream that never loses a packet holds none.
+        ring = []
     }
 
     /// Numbers currently missing and still being NACKed.
@@ -152,6 +151,11 @@ public struct NACKGenerator: Sendable {
         let gap = Int(value - firstMissing)
         counters.missing += gap
         if firstTracked < value {
+            if ring.isEmpty {
+                ring = Array(
+                    repeating: Entry(sequenceNumber: 0, detectedAt: .zero, dueAt: .zero, sends: 0, live: false),
+                    count: configuration.maxDistance)
+            }
             let due = now + configuration.reorderingDelay
             var seq = firstTracked
             while seq < value {

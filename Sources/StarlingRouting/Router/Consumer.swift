@@ -237,7 +237,7 @@ struct CopiedExtensions {
 /// What a consumer sent under each of its last 512 sequence numbers: enough to rebuild the packet
 /// byte for byte from the producer's cache (the input layer, sequence number and cache generation,
 /// the outgoing timestamp, VP8 fields, abs-send-time and transport-wide sequence number) and to
-/// throttle retransmissions. Allocated once.
+/// throttle retransmissions. Allocated by the first packet forwarded.
 final class SentHistory {
     /// 512 forwarded packets: 2 s of a 720p layer at 2.5 Mbit/s, as long as the producer's cache keeps them.
     static let size = 512
@@ -258,28 +258,38 @@ final class SentHistory {
         var hasTransportSequence = false
         var lastResent = Instant(nanoseconds: -(1 << 60))
     }
-    private let entries: UnsafeMutableBufferPointer<Entry>
+    /// Allocated by the first `record`: a consumer that never forwards holds no ring.
+    private var entries: UnsafeMutableBufferPointer<Entry>?
 
-    init() {
-        entries = .allocate(capacity: Self.size)
-        entries.initialize(repeating: Entry())
+    init() {}
+
+    deinit { entries?.deallocate() }
+
+    func record(_ entry: Entry) {
+        let ring: UnsafeMutableBufferPointer<Entry>
+        if let entries {
+            ring = entries
+        } else {
+            ring = .allocate(capacity: Self.size)
+            ring.initialize(repeating: Entry())
+            entries = ring
+        }
+        ring[Int(entry.outSequence) & (Self.size - 1)] = entry
     }
 
-    deinit { entries.deallocate() }
-
-    func record(_ entry: Entry) { entries[Int(entry.outSequence) & (Self.size - 1)] = entry }
-
     func entry(_ sequenceNumber: UInt16) -> Entry? {
-        let e = entries[Int(sequenceNumber) & (Self.size - 1)]
+        guard let e = entries?[Int(sequenceNumber) & (Self.size - 1)] else { return nil }
         return e.valid && e.outSequence == sequenceNumber ? e : nil
     }
 
     func markResent(_ sequenceNumber: UInt16, at now: Instant) {
         let i = Int(sequenceNumber) & (Self.size - 1)
-        if entries[i].valid, entries[i].outSequence == sequenceNumber { entries[i].lastResent = now }
+        guard let entries, entries[i].valid, entries[i].outSequence == sequenceNumber else { return }
+        entries[i].lastResent = now
     }
 
     func removeAll() {
+        guard let entries else { return }
         for i in 0..<Self.size { entries[i].valid = false }
     }
 }

@@ -218,4 +218,27 @@ struct BottleneckSimulation {
         #expect(e.counters.feedbacks == 3)
         #expect(e.ackedBitrate != nil)
     }
+
+    /// Forged feedback whose 24-bit reference time jumps half its range every time used to unwrap towards
+    /// Int64 overflow (a trap after about 17 million such packets). Steps no receiver clock makes start
+    /// the arrival clock over instead; normal feedback afterwards is used as before.
+    @Test func referenceTimeJumpsRestartTheArrivalClock() {
+        var sequencer = TransportSequencer(firstSequenceNumber: 10)
+        var generator = TransportFeedbackGenerator()
+        var e = SendSideBandwidthEstimator()
+        for i in 0..<20 {
+            let seq = sequencer.next(size: 1000, now: at(us: Int64(i) * 5000))
+            generator.record(transportSequenceNumber: seq, arrival: at(us: 40_000 + Int64(i) * 5000))
+        }
+        guard var feedback = generator.poll(now: at(us: 200_000), senderSSRC: 1, mediaSSRC: 2) else {
+            Issue.record("no feedback")
+            return
+        }
+        for i in 0..<10_000 {
+            feedback.referenceTime = Int32(truncatingIfNeeded: (i &* 0x7F_FFFF) << 8) >> 8
+            e.onTransportFeedback(feedback, sequencer: sequencer, now: at(us: 220_000 + Int64(i)))
+        }
+        #expect(e.counters.referenceTimeResets == 9_999)
+        #expect(e.counters.feedbacks == 10_000)
+    }
 }
