@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SYSTEM_PACKAGES := libssl-dev libsrtp2-dev libopus-dev libvpx-dev libusrsctp-dev pkg-config curl
 # What the interop tests add: Chromium and its driver from Debian, unshare/ip for the loopback-only namespace,
 # nftables (the ICE-TCP and TURN tests drop UDP), coturn (turnserver) and openssl (its TLS certificate) for the TURN test.
-TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux nftables coturn openssl
+TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux nftables coturn openssl firefox-esr
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
@@ -67,6 +67,8 @@ interop: test-deps unit-tests
 	python3 Tests/Interop/data_chromium.py --binary .build/debug/starling
 	python3 Tests/Interop/ice_tcp_chromium.py --binary .build/debug/starling
 	python3 Tests/Interop/turn_chromium.py --binary .build/debug/starling
+	python3 Tests/Interop/codecs_chromium.py --binary .build/debug/starling
+	python3 Tests/Interop/firefox_chromium.py --binary .build/debug/starling
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
 fuzz: deps

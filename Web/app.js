@@ -531,6 +531,10 @@ async function negotiatePublisher(options = {}) {
   for (const source of Object.keys(state.local)) {
     if (!tracks.some((x) => x.source === source)) state.local[source] = null;
   }
+  // A section the server answered without making a track (rejected, or a codec it does not forward) is not
+  // published, whatever the browser shows locally: say so rather than leave an empty tile.
+  const refused = tracks.filter((t) => !(result.tracks || []).some((x) => (x.mid !== undefined ? x.mid === t.mid : x.source === t.source)));
+  if (refused.length > 0) notify(`The server did not publish your ${refused.map((t) => t.source).join(" and ")}`, "error");
   log("published", tracks.map((t) => `${t.source}@${t.mid}`).join(", "));
   updateSelfTile();
 }

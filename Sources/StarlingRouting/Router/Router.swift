@@ -88,6 +88,8 @@ public final class Router {
     }
 
     deinit {
+        // A producer and its consumers refer to each other; break that before the router's state goes.
+        for producer in producers.values { producer.consumers.removeAll() }
         scratch.deallocate()
         rtxScratch.deallocate()
         rtcpScratch.deallocate()
@@ -391,7 +393,11 @@ public final class Router {
         case .opus, .other:
             info.isKeyframe = producer.kind == .audio
         case .av1:
-            info.isKeyframe = false
+            // A subscriber starts at the first packet of a coded video sequence (aggregation header N).
+            if let av1 = try? AV1AggregationHeader(parsing: payload) {
+                info.isKeyframe = av1.isKeyFrameStart
+                info.isStartOfFrame = !av1.continuesFirstElement
+            }
         }
         if info.isKeyframe, producer.kind == .video {
             stream.lastKeyframeAt = now

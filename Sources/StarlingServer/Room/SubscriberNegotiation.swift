@@ -151,10 +151,11 @@ struct SubscriberNegotiation {
         var offer = SessionDescription(origin: SDP.Origin(sessionID: sessionID, sessionVersion: version))
         offer.sessionName = "starling"
         let dataMids = data.map { $0.state == .rejected ? [] : [DataLine.mid] } ?? []
-        offer.attributes = [
-            .group(SDP.Group(semantics: .bundle, mids: dataMids + lines.map(\.mid))), .iceLite,
-            .msidSemantic(SDP.MSIDSemantic(semantic: "WMS", identifiers: ["*"])),
-        ]
+        offer.attributes =
+            [.group(SDP.Group(semantics: .bundle, mids: dataMids + lines.map(\.mid)))]
+            + BundledAnswer.sessionAttributes(local: local, fingerprint: fingerprint) + [
+                .extmapAllowMixed, .msidSemantic(SDP.MSIDSemantic(semantic: "WMS", identifiers: ["*"])),
+            ]
         if let data { offer.media.append(dataSection(data)) }
         for line in lines {
             var m = MediaDescription(

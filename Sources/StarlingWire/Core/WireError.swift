@@ -1,6 +1,6 @@
 /// The protocol a parse or serialization error belongs to; used for per-protocol error counters.
 public enum WireProtocol: String, Sendable, Hashable, CaseIterable {
-    case rtp, rtpHeaderExtension, rtcp, stun, sdp, vp8, vp9, h264, av1DependencyDescriptor, demux, dcep
+    case rtp, rtpHeaderExtension, rtcp, stun, sdp, vp8, vp9, h264, av1, av1DependencyDescriptor, demux, dcep
 }
 
 /// A typed error naming the protocol, the offending field and why it was rejected.

@@ -138,8 +138,13 @@ extension MediaDescription {
     /// The section's direction, `sendrecv` when none is written (RFC 8866 §6.7).
     public var effectiveDirection: SDP.Direction { direction ?? .sendrecv }
 
-    /// Port 0 marks a rejected (or stopped) section (RFC 8829 §5.3.1, RFC 3264 §6).
-    public var isRejected: Bool { port == 0 }
+    /// `a=bundle-only` (RFC 8843 §6): the section has port 0 yet takes part in its BUNDLE group, on the
+    /// transport of the group's tagged section.
+    public var isBundleOnly: Bool { attributes.contains(.bundleOnly) }
+
+    /// Port 0 marks a rejected (or stopped) section (RFC 8829 §5.3.1, RFC 3264 §6), unless it is
+    /// bundle-only (RFC 8843 §6, §7.3.1).
+    public var isRejected: Bool { port == 0 && !isBundleOnly }
 
     /// The formats as RTP payload types (non-numeric formats are skipped).
     public var payloadTypes: [UInt8] {

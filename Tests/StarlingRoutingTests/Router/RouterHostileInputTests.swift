@@ -144,6 +144,35 @@ import Testing
         func send(rtcp packet: UnsafeMutableRawBufferPointer, length: Int, to transport: TransportID) {}
     }
 
+    /// With RTX the resend goes out on the RTX stream (RFC 4588 §4) under a sequence number of its own,
+    /// carrying the original sequence number first.
+    @Test func resentPacketGoesOverRTXWhenNegotiated() throws {
+        let output = try ProtectingOutput()
+        let router = Router(output: output)
+        router.addTransport(TransportID(1), now: .zero)
+        router.addTransport(TransportID(2), now: .zero)
+        let codec = RTPCodec(kind: .vp8, payloadType: 96, clockRate: 90_000)
+        let producer = try router.addProducer(
+            on: TransportID(1), ProducerParameters(kind: .video, codec: codec, encodings: [.init(ssrc: 0xAAAA)]), now: .zero)
+        var subscriberCodec = codec
+        subscriberCodec.rtxPayloadType = 97
+        _ = try router.addConsumer(
+            on: TransportID(2), of: producer,
+            ConsumerParameters(ssrc: 0xBBBB, rtxSSRC: 0xCCCC, codec: subscriberCodec, extensions: .init(absSendTime: 3), nack: true),
+            now: .zero)
+        for i in 0..<3 {
+            let payload: [UInt8] = [0x90, 0x80, UInt8(i), i == 0 ? 0x00 : 0x01, 0x9D, 0x01, 0x2A] + [UInt8](repeating: 0x11, count: 40)
+            RouterHostileInputTests.send(
+                RTPPacket(marker: true, payloadType: 96, sequenceNumber: 100 + UInt16(i), timestamp: 3000 * UInt32(i), ssrc: 0xAAAA, payload: payload),
+                to: router, from: TransportID(1), at: Instant.zero + .milliseconds(10 + 33 * Int64(i)))
+        }
+        let target = try #require(output.protected.first { $0.ssrc == 0xBBBB })
+        var nack: [UInt8] = []
+        GenericNACK(senderSSRC: 0x5555, mediaSSRC: 0xBBBB, lostSequenceNumbers: [target.sequence]).serialize(into: &nack)
+        nack.withUnsafeBytes { router.receiveRTCP(from: TransportID(2), packet: $0, now: Instant.zero + .milliseconds(300)) }
+        #expect(output.protected.contains { $0.ssrc == 0xCCCC })
+    }
+
     @Test func resentPacketIsTheSameProtectedBytes() throws {
         let output = try ProtectingOutput()
         let router = Router(output: output)
