@@ -13,15 +13,23 @@ public enum ConfigurationLoader {
 
     /// Every key Starling reads, with its kind; anything else in the file is reported as unknown.
     static let knownKeys: [String] = [
-        "http.host", "http.port", "http.webRoot",
+        "http.host", "http.port", "http.webRoot", "http.maxConnections", "http.maxConnectionsPerAddress",
+        "http.requestTimeoutSeconds", "http.idleTimeoutSeconds", "http.allowedOrigins",
         "media.listenAddress", "media.announcedAddresses", "media.portMode", "media.udpPort",
         "media.portRangeStart", "media.portRangeEnd", "media.eventLoops", "media.tcpEnabled", "media.tcpPort",
+        "media.tcpMaxConnections", "media.tcpConnectionsPerAddress", "media.tcpConnectionsPerPeer", "media.tcpMaxFrameBytes",
+        "media.disconnectedTimeoutSeconds",
         "dtls.certificateFile", "dtls.privateKeyFile",
         "log.level",
         "shutdown.gracePeriodSeconds",
         "auth.jwtSecret", "auth.devTokens",
         "signaling.maxMessageBytes", "signaling.requestsPerSecond", "signaling.reconnectWindowSeconds",
-        "rooms.maxParticipants", "rooms.emptyTimeoutSeconds", "control.apiKey",
+        "signaling.joinTimeoutSeconds",
+        "rooms.maxParticipants", "rooms.emptyTimeoutSeconds", "control.apiKey", "control.authenticationTimeoutSeconds",
+        "echo.enabled", "echo.token", "echo.maxSessions", "echo.maxSessionsPerAddress", "echo.sessionSeconds",
+        "limits.sdpBytes", "limits.mediaSectionsPerOffer", "limits.sendingSectionsPerOffer", "limits.simulcastLayers",
+        "limits.tracksPerParticipant", "limits.tracksPerRoom", "limits.inboundSSRCsPerTransport",
+        "limits.retransmissionsPerSecond",
         "turn.urls", "turn.secret", "turn.credentialSeconds",
         "data.enabled", "data.maxMessageBytes", "data.reliableQueueBytes", "data.lossyQueueBytes",
         "data.messagesPerSecond", "data.bytesPerSecond",
@@ -79,6 +87,17 @@ public enum ConfigurationLoader {
         }
         config.http.port = reader.int("http.port", default: config.http.port, in: 0...65535)
         config.http.webRoot = reader.string("http.webRoot", default: config.http.webRoot) { _ in nil }
+        config.http.maxConnections = reader.int("http.maxConnections", default: config.http.maxConnections, in: 1...1_000_000)
+        config.http.maxConnectionsPerAddress = reader.int(
+            "http.maxConnectionsPerAddress", default: config.http.maxConnectionsPerAddress, in: 1...1_000_000)
+        config.http.requestTimeoutSeconds = reader.double(
+            "http.requestTimeoutSeconds", default: config.http.requestTimeoutSeconds, in: 0.1...3600)
+        config.http.idleTimeoutSeconds = reader.double(
+            "http.idleTimeoutSeconds", default: config.http.idleTimeoutSeconds, in: 0.1...86_400)
+        config.http.allowedOrigins = reader.stringArray("http.allowedOrigins", default: config.http.allowedOrigins) { origin in
+            origin == "*" || OriginPolicy.normalized(origin) != nil
+                ? nil : "must be * or an origin such as https://example.com or http://127.0.0.1:8080"
+        }
         config.media.listenAddress = reader.string("media.listenAddress", default: config.media.listenAddress) {
             IPAddressText.isValid($0) ? nil : "must be an IPv4 or IPv6 address"
         }
@@ -92,6 +111,16 @@ public enum ConfigurationLoader {
         config.media.eventLoops = reader.int("media.eventLoops", default: config.media.eventLoops, in: 0...256)
         config.media.tcpEnabled = reader.bool("media.tcpEnabled", default: config.media.tcpEnabled)
         config.media.tcpPort = reader.int("media.tcpPort", default: config.media.tcpPort, in: 0...65535)
+        config.media.tcpMaxConnections = reader.int(
+            "media.tcpMaxConnections", default: config.media.tcpMaxConnections, in: 1...1_000_000)
+        config.media.tcpConnectionsPerAddress = reader.int(
+            "media.tcpConnectionsPerAddress", default: config.media.tcpConnectionsPerAddress, in: 1...1_000_000)
+        config.media.tcpConnectionsPerPeer = reader.int(
+            "media.tcpConnectionsPerPeer", default: config.media.tcpConnectionsPerPeer, in: 1...64)
+        config.media.tcpMaxFrameBytes = reader.int(
+            "media.tcpMaxFrameBytes", default: config.media.tcpMaxFrameBytes, in: 1500...65_535)
+        config.media.disconnectedTimeoutSeconds = reader.double(
+            "media.disconnectedTimeoutSeconds", default: config.media.disconnectedTimeoutSeconds, in: 1...3600)
         if config.media.portRangeEnd < config.media.portRangeStart {
             reader.issues.append(ConfigIssue(key: "media.portRangeEnd", reason: "must not be below media.portRangeStart"))
         }
@@ -117,11 +146,44 @@ public enum ConfigurationLoader {
             "signaling.requestsPerSecond", default: config.signaling.requestsPerSecond, in: 1...10_000)
         config.signaling.reconnectWindowSeconds = reader.double(
             "signaling.reconnectWindowSeconds", default: config.signaling.reconnectWindowSeconds, in: 0...3600)
+        config.signaling.joinTimeoutSeconds = reader.double(
+            "signaling.joinTimeoutSeconds", default: config.signaling.joinTimeoutSeconds, in: 0.1...3600)
         config.rooms.maxParticipants = reader.int("rooms.maxParticipants", default: config.rooms.maxParticipants, in: 0...100_000)
         config.rooms.emptyTimeoutSeconds = reader.double(
             "rooms.emptyTimeoutSeconds", default: config.rooms.emptyTimeoutSeconds, in: 1...86_400)
         config.control.apiKey = reader.string("control.apiKey", default: config.control.apiKey) { value in
             value.isEmpty || value.utf8.count >= 16 ? nil : "must be at least 16 bytes, or empty (control API off)"
+        }
+        config.control.authenticationTimeoutSeconds = reader.double(
+            "control.authenticationTimeoutSeconds", default: config.control.authenticationTimeoutSeconds, in: 0.1...3600)
+        config.echo.enabled = reader.bool("echo.enabled", default: config.echo.enabled)
+        config.echo.token = reader.string("echo.token", default: config.echo.token) { value in
+            value.isEmpty || value.utf8.count >= 16 ? nil : "must be at least 16 bytes, or empty (no credential)"
+        }
+        config.echo.maxSessions = reader.int("echo.maxSessions", default: config.echo.maxSessions, in: 1...100_000)
+        config.echo.maxSessionsPerAddress = reader.int(
+            "echo.maxSessionsPerAddress", default: config.echo.maxSessionsPerAddress, in: 1...100_000)
+        config.echo.sessionSeconds = reader.double("echo.sessionSeconds", default: config.echo.sessionSeconds, in: 1...86_400)
+        config.limits.sdpBytes = reader.int("limits.sdpBytes", default: config.limits.sdpBytes, in: 4096...(1 << 20))
+        config.limits.mediaSectionsPerOffer = reader.int(
+            "limits.mediaSectionsPerOffer", default: config.limits.mediaSectionsPerOffer, in: 1...1024)
+        config.limits.sendingSectionsPerOffer = reader.int(
+            "limits.sendingSectionsPerOffer", default: config.limits.sendingSectionsPerOffer, in: 1...1024)
+        config.limits.simulcastLayers = reader.int("limits.simulcastLayers", default: config.limits.simulcastLayers, in: 1...8)
+        config.limits.tracksPerParticipant = reader.int(
+            "limits.tracksPerParticipant", default: config.limits.tracksPerParticipant, in: 1...1024)
+        config.limits.tracksPerRoom = reader.int("limits.tracksPerRoom", default: config.limits.tracksPerRoom, in: 1...4096)
+        config.limits.inboundSSRCsPerTransport = reader.int(
+            "limits.inboundSSRCsPerTransport", default: config.limits.inboundSSRCsPerTransport, in: 4...4096)
+        config.limits.retransmissionsPerSecond = reader.int(
+            "limits.retransmissionsPerSecond", default: config.limits.retransmissionsPerSecond, in: 1...100_000)
+        // An SDP of limits.sdpBytes must fit a /rtc message once JSON-escaped (CRLF doubles: at most about 5 %).
+        if config.signaling.maxMessageBytes < config.limits.sdpBytes + config.limits.sdpBytes / 10 + 1024 {
+            reader.issues.append(
+                ConfigIssue(
+                    key: "signaling.maxMessageBytes",
+                    reason: "must be at least limits.sdpBytes + 10 % + 1 KiB (\(config.limits.sdpBytes * 11 / 10 + 1024)), "
+                        + "so that a subscriber's answer always fits"))
         }
         config.turn.urls = reader.stringArray("turn.urls", default: config.turn.urls) { url in
             let lower = url.lowercased()
@@ -148,10 +210,39 @@ public enum ConfigurationLoader {
             reader.issues.append(
                 ConfigIssue(key: "data.reliableQueueBytes", reason: "must hold at least one message of data.maxMessageBytes"))
         }
+        reader.issues += exposureIssues(config)
         config.log.level = reader.logLevel("log.level", default: config.log.level)
         config.shutdown.gracePeriodSeconds = reader.double(
             "shutdown.gracePeriodSeconds", default: config.shutdown.gracePeriodSeconds, in: 0...3600)
         return (config, issues + reader.issues)
+    }
+
+    /// Secrets known from the repository's own examples: a server others can reach must not use them.
+    static let placeholderSecrets: Set<String> = ["change-this-shared-secret", "change-me", "changeme", "secret"]
+
+    /// What a server others can reach (an HTTP host other than loopback) must not run with: development
+    /// tokens (they are signed with the real secret and given to anyone who asks), a short or example TURN
+    /// secret, an example JWT secret or API key.
+    static func exposureIssues(_ config: StarlingConfiguration) -> [ConfigIssue] {
+        guard !IPAddressText.isLoopback(config.http.host) else { return [] }
+        var issues: [ConfigIssue] = []
+        let why = "http.host \(config.http.host) is reachable from other machines"
+        if config.auth.devTokens {
+            issues.append(ConfigIssue(key: "auth.devTokens", reason: "must be off: \(why); development tokens are for loopback only"))
+        }
+        if !config.turn.secret.isEmpty,
+            config.turn.secret.utf8.count < 16 || placeholderSecrets.contains(config.turn.secret.lowercased())
+        {
+            issues.append(ConfigIssue(key: "turn.secret", reason: "must be at least 16 bytes and not an example value: \(why)"))
+        }
+        for (key, value) in [("auth.jwtSecret", config.auth.jwtSecret), ("control.apiKey", config.control.apiKey)]
+        where placeholderSecrets.contains(value.lowercased()) {
+            issues.append(ConfigIssue(key: key, reason: "must not be an example value: \(why)"))
+        }
+        if config.echo.enabled, !config.echo.token.isEmpty, placeholderSecrets.contains(config.echo.token.lowercased()) {
+            issues.append(ConfigIssue(key: "echo.token", reason: "must not be an example value: \(why)"))
+        }
+        return issues
     }
 
     /// The environment variable that overrides a dotted key, e.g. `http.port` -> `STARLING_HTTP_PORT`.
@@ -210,6 +301,14 @@ enum IPAddressText {
     }
 
     static func isWildcard(_ text: String) -> Bool { text == "0.0.0.0" || text == "::" }
+
+    /// 127.0.0.0/8, ::1, or the name localhost: reachable from this machine only.
+    static func isLoopback(_ text: String) -> Bool {
+        if text == "localhost" || text == "::1" || text == "[::1]" { return true }
+        var v4 = in_addr()
+        guard inet_pton(AF_INET, text, &v4) == 1 else { return false }
+        return UInt32(bigEndian: v4.s_addr) >> 24 == 127
+    }
 }
 
 /// Reads typed fields, recording a `ConfigIssue` for each value that is present but invalid.

@@ -10,6 +10,18 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public var port: Int = 8080
         /// Folder of static files served at / (the web app and the echo test page); empty serves none.
         public var webRoot: String = "Web"
+        /// TCP connections the front holds at most; more are closed as they are accepted.
+        public var maxConnections: Int = 2048
+        /// TCP connections from one IP address at most.
+        public var maxConnectionsPerAddress: Int = 64
+        /// A request's head and body must arrive within this many seconds of its first byte (or of the
+        /// connection, for the first request); else the connection is closed.
+        public var requestTimeoutSeconds: Double = 10
+        /// A connection with no request in progress is closed after this many seconds.
+        public var idleTimeoutSeconds: Double = 60
+        /// Origins (`scheme://host[:port]`) whose pages may open `/rtc` and `/control`; empty: only the server's
+        /// own origin (the request's Host); `*`: any. Requests without an Origin (not from a browser) pass.
+        public var allowedOrigins: [String] = []
         public init() {}
     }
 
@@ -38,6 +50,16 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public var tcpPort: Int = 7881
         /// Event loops (threads) for media; 0 means one per core.
         public var eventLoops: Int = 0
+        /// ICE-TCP connections a loop holds at most, from one IP address at most, and bound to one peer at most.
+        public var tcpMaxConnections: Int = 4096
+        public var tcpConnectionsPerAddress: Int = 16
+        public var tcpConnectionsPerPeer: Int = 4
+        /// The largest RFC 4571 frame accepted (a bigger one closes its connection): what a connection may
+        /// hold buffered before a frame is complete.
+        public var tcpMaxFrameBytes: Int = 4096
+        /// A transport whose consent expired (RFC 7675) or that lost its path is ended, with everything it
+        /// held, after this many seconds without recovering.
+        public var disconnectedTimeoutSeconds: Double = 30
         public init() {}
 
         /// The addresses put into candidates.
@@ -76,12 +98,15 @@ public struct StarlingConfiguration: Sendable, Equatable {
 
     /// The participant signaling WebSocket `/rtc`.
     public struct Signaling: Sendable, Equatable {
-        /// Largest message accepted (bytes); larger ones get a `too_large` error.
-        public var maxMessageBytes: Int = 64 * 1024
+        /// Largest message accepted (bytes); larger ones get a `too_large` error. Must hold an SDP of
+        /// `limits.sdpBytes` with its JSON escaping.
+        public var maxMessageBytes: Int = 128 * 1024
         /// Requests per second per connection before `rate_limited` errors (bursts of twice this pass).
         public var requestsPerSecond: Int = 50
         /// How long a participant whose WebSocket dropped stays in its room, waiting to resume (seconds).
         public var reconnectWindowSeconds: Double = 20
+        /// A connection that has not joined within this many seconds is closed.
+        public var joinTimeoutSeconds: Double = 10
         public init() {}
     }
 
@@ -99,6 +124,8 @@ public struct StarlingConfiguration: Sendable, Equatable {
         /// The key applications present (`Authorization: Bearer <key>`); at least 16 bytes. Empty: the control
         /// API refuses every call.
         public var apiKey: String = ""
+        /// A `/control` WebSocket that has not authenticated within this many seconds is closed.
+        public var authenticationTimeoutSeconds: Double = 10
         public init() {}
     }
 
@@ -132,7 +159,44 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public init() {}
     }
 
+    /// `POST /v1/echo`, the connectivity check: open by default with its own limits, or behind a
+    /// credential, or off.
+    public struct Echo: Sendable, Equatable {
+        public var enabled: Bool = true
+        /// When set, a request must carry `Authorization: Bearer <token>`.
+        public var token: String = ""
+        /// Echo sessions at once, in all and per client IP address.
+        public var maxSessions: Int = 16
+        public var maxSessionsPerAddress: Int = 2
+        /// An echo session ends after this many seconds, connected or not.
+        public var sessionSeconds: Double = 120
+        public init() {}
+    }
+
+    /// Bounds on what one offer, participant, room and transport may claim (docs/OPERATIONS.md, "Limits and
+    /// abuse"). Memory follows use, never what an offer announces.
+    public struct Limits: Sendable, Equatable {
+        /// The largest SDP (offer or answer, `/rtc` or `/v1/echo`).
+        public var sdpBytes: Int = 96 * 1024
+        /// m-sections in one offer, whatever their direction.
+        public var mediaSectionsPerOffer: Int = 32
+        /// m-sections a client sends on in one offer.
+        public var sendingSectionsPerOffer: Int = 8
+        /// Simulcast encodings (rids, or SSRCs of a SIM group) of one m-section.
+        public var simulcastLayers: Int = 4
+        /// Tracks one participant publishes at once, and a room holds at once.
+        public var tracksPerParticipant: Int = 8
+        public var tracksPerRoom: Int = 48
+        /// SSRCs one transport may send us (libsrtp keeps a stream for each): media, RTX and RTCP senders.
+        public var inboundSSRCsPerTransport: Int = 64
+        /// Packets a consumer resends per second to answer NACKs (a second's worth may burst).
+        public var retransmissionsPerSecond: Int = 250
+        public init() {}
+    }
+
     public var http = HTTP()
+    public var echo = Echo()
+    public var limits = Limits()
     public var data = DataChannels()
     public var turn = TURN()
     public var auth = Auth()

@@ -22,7 +22,12 @@ struct ControlAPI: Sendable {
     /// Compares the presented key with the configured one in time independent of where they differ.
     func authorizes(_ presented: String?) -> Bool {
         guard !apiKey.isEmpty, let presented else { return false }
-        let a = Array(apiKey.utf8)
+        return Self.constantTimeEqual(presented, apiKey)
+    }
+
+    /// Compares a presented secret with the expected one in time that depends only on the expected one's length.
+    static func constantTimeEqual(_ presented: String, _ expected: String) -> Bool {
+        let a = Array(expected.utf8)
         let b = Array(presented.utf8)
         var difference = UInt8(a.count == b.count ? 0 : 1)
         for i in 0..<a.count { difference |= a[i] ^ (i < b.count ? b[i] : 0) }

@@ -13,19 +13,30 @@ struct ControlSession {
     let api: ControlAPI
     let outbound: WebSocketOutboundWriter
     let logger: Logger
-    private var authenticated: Bool
+    private var authenticated: Bool {
+        didSet { if authenticated { deadline?.reach() } }
+    }
     private var bucket: TokenBucket
+    /// Closes the connection unless it authenticates in time.
+    private var deadline: SessionDeadline?
     private var subscription: (id: Int, task: Task<Void, Never>)?
 
     static let rateLimit = 100
 
     static func run(
         inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, api: ControlAPI, authorization: String?,
-        logger: Logger
+        authenticationTimeout: Duration = .seconds(10), logger: Logger
     ) async {
         var session = ControlSession(api: api, outbound: outbound, logger: logger, authorization: authorization)
+        if !session.authenticated {
+            session.deadline = SessionDeadline(
+                after: authenticationTimeout, outbound: outbound,
+                message: Self.failure(nil, ControlError(.unauthorized, "not authenticated in time (control.authenticationTimeoutSeconds)")),
+                reason: "authentication timeout")
+        }
+        defer { session.deadline?.reach() }
         do {
-            for try await message in inbound.messages(maxSize: max(api.maxMessageBytes * 4, 1 << 20)) {
+            for try await message in inbound.messages(maxSize: api.maxMessageBytes + (64 << 10)) {
                 guard case .text(let text) = message else {
                     await session.send(Self.failure(nil, ControlError(.parseError, "messages are JSON text, not binary")))
                     continue
@@ -55,9 +66,8 @@ struct ControlSession {
     /// One text message; the reply, if any.
     mutating func handle(_ text: String) async -> String? {
         guard bucket.take() else {
-            // Not run; its id goes back when it can be read.
-            let id = text.utf8.count <= api.maxMessageBytes ? JSONValue(parsing: text)?["id"] : nil
-            return Self.failure(id, ControlError(.rateLimited, "more than \(Self.rateLimit) messages per second"))
+            // Not read at all (parsing it would cost what the limit saves): the error carries id null.
+            return Self.failure(nil, ControlError(.rateLimited, "more than \(Self.rateLimit) messages per second"))
         }
         guard text.utf8.count <= api.maxMessageBytes else {
             return Self.failure(nil, ControlError(.tooLarge, "the message is \(text.utf8.count) bytes, the limit is \(api.maxMessageBytes)"))

@@ -6,10 +6,22 @@ import StarlingWire
 import Logging
 import NIOCore
 
-/// What `/healthz` answers.
+/// What `/healthz` answers: `ok`, or `draining` (with status 503) once the server is shutting down.
 struct HealthStatus: ResponseEncodable {
     var status: String
     var version: String
+}
+
+/// The request context of the HTTP routes: Hummingbird's basic context plus the client's address (for the
+/// echo endpoint's per-address limit).
+struct StarlingRequestContext: RequestContext, RemoteAddressRequestContext {
+    var coreContext: CoreRequestContextStorage
+    let remoteAddress: SocketAddress?
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+        remoteAddress = source.channel.remoteAddress
+    }
 }
 
 /// Starling's release version, reported by `/healthz` and `starling --version`.
@@ -22,48 +34,74 @@ public func buildApplication(
     configuration: StarlingConfiguration, logger: Logger, media: MediaService? = nil,
     eventLoopGroup: (any EventLoopGroup)? = nil
 ) -> some ApplicationProtocol {
-    let router = Router()
+    let router = Router(context: StarlingRequestContext.self)
     router.add(middleware: LogRequestsMiddleware(.debug))
     if !configuration.http.webRoot.isEmpty, FileManager.default.fileExists(atPath: configuration.http.webRoot) {
         router.add(middleware: FileMiddleware(configuration.http.webRoot, searchForIndexHtml: true, logger: logger))
     }
-    router.get("healthz") { _, _ -> HealthStatus in
-        HealthStatus(status: "ok", version: starlingVersion)
+    router.get("healthz") { _, _ -> Response in
+        let draining = media?.isDraining ?? false
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        let body = #"{"status":""# + (draining ? "draining" : "ok") + #"","version":""# + starlingVersion + #""}"#
+        return Response(
+            status: draining ? .serviceUnavailable : .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
     let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
+    let origins = OriginPolicy(allowedOrigins: configuration.http.allowedOrigins)
+    /// WebSocket upgrades from a page of another origin get 403 (docs/OPERATIONS.md, http.allowedOrigins).
+    @Sendable func checkOrigin(_ request: Request) throws -> RouterShouldUpgrade {
+        guard origins.allows(origin: request.headers[.origin], host: request.head.authority) else {
+            throw HTTPError(.forbidden, message: "WebSocket connections from this origin are not allowed (http.allowedOrigins)")
+        }
+        return .upgrade([:])
+    }
     if let media {
-        addEchoRoutes(to: router, media: media)
+        addEchoRoutes(to: router, media: media, echo: configuration.echo, sdpBytes: configuration.limits.sdpBytes)
         let secret = signingSecret(configuration: configuration)
         if configuration.auth.devTokens, let secret { addDevTokenRoute(to: router, secret: secret) }
         let settings = SignalingSettings(
             media: media, verifier: secret.flatMap { try? JSONWebToken.Verifier(secret: $0) },
             maxMessageBytes: configuration.signaling.maxMessageBytes,
             requestsPerSecond: configuration.signaling.requestsPerSecond,
-            reconnectWindow: .seconds(configuration.signaling.reconnectWindowSeconds), turn: configuration.turn)
+            reconnectWindow: .seconds(configuration.signaling.reconnectWindowSeconds),
+            joinTimeout: .seconds(configuration.signaling.joinTimeoutSeconds), turn: configuration.turn)
         let control = ControlAPI(
             media: media, apiKey: configuration.control.apiKey, tokenSecret: secret,
             maxMessageBytes: configuration.signaling.maxMessageBytes)
         addControlRoutes(to: router, api: control)
-        webSocketRouter.ws("control") { _, _ in
-            .upgrade([:])
+        let authenticationTimeout = Duration.seconds(configuration.control.authenticationTimeoutSeconds)
+        webSocketRouter.ws("control") { request, _ in
+            try checkOrigin(request)
         } onUpgrade: { inbound, outbound, context in
             await ControlSession.run(
                 inbound: inbound, outbound: outbound, api: control,
-                authorization: context.request.headers[.authorization], logger: context.logger)
+                authorization: context.request.headers[.authorization], authenticationTimeout: authenticationTimeout,
+                logger: context.logger)
         }
-        webSocketRouter.ws("rtc") { _, _ in
-            .upgrade([:])
+        webSocketRouter.ws("rtc") { request, _ in
+            try checkOrigin(request)
         } onUpgrade: { inbound, outbound, context in
             await SignalingSession.run(inbound: inbound, outbound: outbound, settings: settings, logger: context.logger)
         }
     }
+    let table = ConnectionTable(
+        limits: .init(
+            total: configuration.http.maxConnections, perAddress: configuration.http.maxConnectionsPerAddress,
+            requestTimeout: .nanoseconds(Int64(configuration.http.requestTimeoutSeconds * 1e9)),
+            idleTimeout: .nanoseconds(Int64(configuration.http.idleTimeoutSeconds * 1e9))))
+    media?.httpConnections = table
+    let webSocketResponder = webSocketRouter.buildResponder()
+    // Frames up to the message limit and 64 KiB more reach the session, which answers messages over the limit
+    // with a too_large error and keeps the connection.
+    let upgradeConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
+        ws: .init(maxFrameSize: configuration.signaling.maxMessageBytes + (64 << 10)))
     return Application(
         router: router,
-        // Frames up to 4 x the message limit (at least 1 MiB) reach the session, which answers messages over
-        // the limit with a too_large error and keeps the connection.
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: webSocketRouter,
-            configuration: .init(ws: .init(maxFrameSize: max(configuration.signaling.maxMessageBytes * 4, 1 << 20)))),
+        server: .guarded(table) { responder in
+            HTTP1WebSocketUpgradeChannel(
+                responder: responder, webSocketResponder: webSocketResponder, configuration: upgradeConfiguration)
+        },
         configuration: .init(
             address: .hostname(configuration.http.host, port: configuration.http.port),
             serverName: "starling/\(starlingVersion)"
@@ -75,23 +113,48 @@ public func buildApplication(
 
 /// `POST /v1/echo` takes an SDP offer (the request shape of WHIP, RFC 9725 §4.2: `application/sdp` in,
 /// `201 Created` with the answer and a `Location` out) and echoes the peer's media back to it;
-/// `DELETE /v1/echo/{id}` ends the session (RFC 9725 §4.3).
-func addEchoRoutes(to router: Router<BasicRequestContext>, media: MediaService) {
+/// `DELETE /v1/echo/{id}` ends the session (RFC 9725 §4.3). A connectivity check with limits of its own
+/// (`echo.*`): off (404), behind a bearer token (401), sessions in all and per address (429), lifetime.
+func addEchoRoutes(
+    to router: Router<StarlingRequestContext>, media: MediaService, echo: StarlingConfiguration.Echo, sdpBytes: Int
+) {
+    @Sendable func authorized(_ request: Request) -> Bool {
+        guard !echo.token.isEmpty else { return true }
+        return ControlAPI.constantTimeEqual(ControlSession.bearer(request.headers[.authorization]) ?? "", echo.token)
+    }
     router.post("v1/echo") { request, context -> Response in
-        let body = try await request.body.collect(upTo: 128 * 1024)
-        let offer = String(buffer: body)
+        guard echo.enabled else { return textResponse(.notFound, "the echo endpoint is turned off (echo.enabled)\n") }
+        guard authorized(request) else {
+            var response = textResponse(.unauthorized, "the echo endpoint needs its token (Authorization: Bearer)\n")
+            response.headers[.wwwAuthenticate] = "Bearer"
+            return response
+        }
+        let body: ByteBuffer
         do {
-            let (id, answer) = try await media.createEchoSession(offer: offer)
+            body = try await request.body.collect(upTo: sdpBytes)
+        } catch {
+            return textResponse(.contentTooLarge, "the offer is larger than \(sdpBytes) bytes (limits.sdpBytes)\n")
+        }
+        let offer = String(buffer: body)
+        let client = context.remoteAddress?.ipAddress ?? "unknown"
+        do {
+            let (id, answer) = try await media.createEchoSession(offer: offer, client: client)
             var headers = HTTPFields()
             headers[.contentType] = "application/sdp"
             headers[.location] = "/v1/echo/\(id)"
             return Response(status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer)))
+        } catch let error as MediaService.EchoRefusal {
+            var response = textResponse(.tooManyRequests, "\(error)\n")
+            response.headers[.retryAfter] = "\(error.retryAfterSeconds)"
+            return response
         } catch let error as Room.RoomError {
             context.logger.info("echo offer rejected", metadata: ["reason": "\(error)"])
             return textResponse(.badRequest, "\(error)\n")
         }
     }
-    router.delete("v1/echo/:id") { _, context -> Response in
+    router.delete("v1/echo/:id") { request, context -> Response in
+        guard echo.enabled else { return textResponse(.notFound, "the echo endpoint is turned off (echo.enabled)\n") }
+        guard authorized(request) else { return textResponse(.unauthorized, "the echo endpoint needs its token\n") }
         let id = try context.parameters.require("id")
         return await media.endEchoSession(id: id) ? Response(status: .ok) : textResponse(.notFound, "no such session\n")
     }
@@ -99,7 +162,7 @@ func addEchoRoutes(to router: Router<BasicRequestContext>, media: MediaService) 
 
 /// `POST /api/<method>`: the control API over plain HTTP. The body is the params object (empty: none); the
 /// answer is `200 {"result": ...}` or the error's status with `{"error": {"code", "message"}}`.
-func addControlRoutes(to router: Router<BasicRequestContext>, api: ControlAPI) {
+func addControlRoutes(to router: Router<StarlingRequestContext>, api: ControlAPI) {
     router.post("api/:method") { request, context -> Response in
         let method = try context.parameters.require("method")
         func reply(_ status: Int, _ body: JSONValue) -> Response {
@@ -162,7 +225,7 @@ func signingSecret(configuration: StarlingConfiguration) -> [UInt8]? {
 
 /// `GET /dev/token?room=&identity=&name=`: a token with every grant for six hours, for the bundled web app
 /// on a development machine (`auth.devTokens`, off by default).
-func addDevTokenRoute(to router: Router<BasicRequestContext>, secret: [UInt8]) {
+func addDevTokenRoute(to router: Router<StarlingRequestContext>, secret: [UInt8]) {
     router.get("dev/token") { request, _ -> Response in
         let query = formFields(request.uri.query ?? "")
         guard let room = query["room"], !room.isEmpty, room.utf8.count <= 128,

@@ -8,6 +8,8 @@ import StarlingWire
 struct BundledAnswer {
     struct Unanswerable: Error, CustomStringConvertible {
         var description: String
+        /// The offer is well formed but claims more than a configured limit allows.
+        var isLimit = false
     }
 
     let remoteCredentials: ICECredentials
@@ -80,13 +82,22 @@ struct BundledAnswer {
     }
 
     /// An empty ICE-lite session description to add the media sections to; a renegotiation keeps the
-    /// session id and raises the version (RFC 3264 §8).
-    func makeSession(name: String, origin: SDP.Origin? = nil) -> SessionDescription {
+    /// session id and raises the version (RFC 3264 §8). `extmapAllowMixed` when the offer allows one- and
+    /// two-byte header extensions in one stream (RFC 8285 §6).
+    func makeSession(name: String, origin: SDP.Origin? = nil, extmapAllowMixed: Bool = false) -> SessionDescription {
         var answer = SessionDescription(
             origin: origin ?? SDP.Origin(sessionID: String(UInt64.random(in: 1...UInt64(Int64.max))), sessionVersion: 1))
         answer.sessionName = name
-        answer.attributes.append(.iceLite)
+        answer.attributes = Self.sessionAttributes(local: local, fingerprint: fingerprint)
+        if extmapAllowMixed { answer.attributes.append(.extmapAllowMixed) }
         return answer
+    }
+
+    /// What every session description of ours carries at session level besides the media sections' own
+    /// copies: ICE-lite, the ICE credentials (RFC 8839 §5.4) and the fingerprint (RFC 8122 §5), so that a
+    /// parser that looks for them at session level, or in a rejected section, finds them.
+    static func sessionAttributes(local: ICECredentials, fingerprint: SDP.Fingerprint) -> [SDP.Attribute] {
+        [.iceLite, .iceUfrag(local.ufrag), .icePwd(local.pwd), .fingerprint(fingerprint)]
     }
 
     /// The answer to an m-line we refuse (RFC 8829 §5.3.1): port 0, the same format list, the mid kept.

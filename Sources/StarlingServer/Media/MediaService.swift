@@ -17,8 +17,25 @@ public final class MediaService: Service, Sendable {
     /// Room events for the control API's subscribers.
     let events = ControlEventHub()
     let logger: Logger
+    /// What offers, participants, rooms and transports may claim (`limits.*`, `media.disconnectedTimeoutSeconds`).
+    let roomLimits: RoomLimits
+    /// The echo endpoint's own limits (`echo.*`).
+    let echo: StarlingConfiguration.Echo
     private let nextLoop = NIOLockedValueBox(0)
     private let rooms = NIOLockedValueBox([String: Room]())
+    /// Live echo sessions: room id -> the client address that opened it.
+    private let echoSessions = NIOLockedValueBox([String: String]())
+    private let draining = NIOLockedValueBox(false)
+    /// The HTTP front's connection table, for the counters in getStats.
+    let httpConnectionsBox = NIOLockedValueBox<ConnectionTable?>(nil)
+
+    /// Set when shutdown began: `/healthz` answers 503 and rooms close with `server_shutdown`.
+    public var isDraining: Bool { draining.withLockedValue { $0 } }
+
+    var httpConnections: ConnectionTable? {
+        get { httpConnectionsBox.withLockedValue { $0 } }
+        set { httpConnectionsBox.withLockedValue { $0 = newValue } }
+    }
 
     /// Binds the media sockets (single-port mode) on `group`'s loops.
     public static func start(
@@ -45,7 +62,8 @@ public final class MediaService: Service, Sendable {
         }
         let service = MediaService(
             certificate: certificate, loops: loops, settings: configuration.media,
-            roomDefaults: RoomOptions(configuration.rooms, data: configuration.data), logger: logger)
+            roomDefaults: RoomOptions(configuration.rooms, data: configuration.data), logger: logger,
+            roomLimits: RoomLimits(configuration), echo: configuration.echo)
         let ports = await service.sharedPorts()
         let tcpPorts = await service.tcpPorts()
         logger.info(
@@ -60,13 +78,16 @@ public final class MediaService: Service, Sendable {
 
     init(
         certificate: DTLSCertificate, loops: [MediaLoop], settings: StarlingConfiguration.Media,
-        roomDefaults: RoomOptions = RoomOptions(), logger: Logger
+        roomDefaults: RoomOptions = RoomOptions(), logger: Logger, roomLimits: RoomLimits = RoomLimits(),
+        echo: StarlingConfiguration.Echo = .init()
     ) {
         self.certificate = certificate
         self.loops = loops
         self.settings = settings
         self.roomDefaults = roomDefaults
         self.logger = logger
+        self.roomLimits = roomLimits
+        self.echo = echo
     }
 
     /// The UDP port of each loop in single-port mode (empty in port-range mode).
@@ -83,9 +104,14 @@ public final class MediaService: Service, Sendable {
         return ports
     }
 
+    /// Runs until shutdown begins; then drains: `/healthz` reports it, every room closes with
+    /// `server_shutdown` (its participants and control subscribers are told before their sockets close),
+    /// and the media sockets close. Runs before the HTTP front stops (`StarlingServer.run` orders them).
     public func run() async throws {
         try? await gracefulShutdown()
-        for id in roomIDs { await closeRoom(id) }
+        draining.withLockedValue { $0 = true }
+        logger.info("draining", metadata: ["rooms": "\(roomIDs.count)"])
+        for id in roomIDs { await closeRoom(id, reason: "server_shutdown") }
         for loop in loops { await loop.stop() }
     }
 
@@ -106,7 +132,8 @@ public final class MediaService: Service, Sendable {
     func room(_ id: String, options: RoomOptions?) async -> (room: Room, created: Bool) {
         let (created, room) = rooms.withLockedValue { rooms -> (Bool, Room) in
             if let room = rooms[id] { return (false, room) }
-            let room = Room(id: id, loop: pickLoop().loop, logger: logger, options: options ?? roomDefaults, hub: events)
+            let room = Room(
+                id: id, loop: pickLoop().loop, logger: logger, options: options ?? roomDefaults, hub: events, limits: roomLimits)
             rooms[id] = room
             return (true, room)
         }
@@ -124,10 +151,12 @@ public final class MediaService: Service, Sendable {
     /// Starts a new room's timer; when it closes, the registry forgets it.
     private func start(_ room: Room) async {
         let registry = rooms
+        let echoSessions = self.echoSessions
         await room.whenClosed { [weak room] id in
             registry.withLockedValue { rooms in
                 if let current = rooms[id], current === room { rooms[id] = nil }
             }
+            echoSessions.withLockedValue { _ = $0.removeValue(forKey: id) }
         }
         await room.start()
     }
@@ -148,12 +177,33 @@ public final class MediaService: Service, Sendable {
         return true
     }
 
+    /// An echo session refused by the endpoint's limits (HTTP 429).
+    struct EchoRefusal: Error, CustomStringConvertible {
+        var description: String
+        var retryAfterSeconds: Int
+    }
+
     /// Answers an echo offer (POST /v1/echo): a room of its own whose one transport receives back, on
     /// each sendrecv m-line, what it sends there, through the router (rewritten under our SSRC, NACK/RTX,
     /// keyframe requests, reports, bandwidth estimation). Returns the session (room) id and the answer.
-    func createEchoSession(offer: String) async throws -> (id: String, answer: String) {
+    /// At most `echo.maxSessions` live at once, `echo.maxSessionsPerAddress` of them from `client`; each
+    /// ends after `echo.sessionSeconds`.
+    func createEchoSession(offer: String, client: String = "unknown") async throws -> (id: String, answer: String) {
         let id = "\(Self.echoPrefix)\(UInt64.random(in: 1...UInt64.max))"
-        let room = Room(id: id, loop: pickLoop().loop, logger: logger)
+        let limits = echo
+        let retry = max(1, Int(limits.sessionSeconds.rounded(.up)))
+        let refusal: String? = echoSessions.withLockedValue { sessions in
+            guard sessions.count < limits.maxSessions else {
+                return "too many echo sessions (echo.maxSessions \(limits.maxSessions))"
+            }
+            guard sessions.values.filter({ $0 == client }).count < limits.maxSessionsPerAddress else {
+                return "too many echo sessions from \(client) (echo.maxSessionsPerAddress \(limits.maxSessionsPerAddress))"
+            }
+            sessions[id] = client
+            return nil
+        }
+        if let refusal { throw EchoRefusal(description: refusal, retryAfterSeconds: retry) }
+        let room = Room(id: id, loop: pickLoop().loop, logger: logger, limits: roomLimits)
         rooms.withLockedValue { $0[id] = room }
         await start(room)
         await room.closeWhenEmpty()
@@ -164,12 +214,20 @@ public final class MediaService: Service, Sendable {
             guard !connection.consumers.isEmpty else {
                 throw Room.RoomError.badOffer("the offer has no sendrecv audio or video m-line to echo")
             }
+            let lifetime = Duration.seconds(limits.sessionSeconds)
+            Task { [weak self] in
+                try? await Task.sleep(for: lifetime)
+                await self?.closeRoom(id, reason: "echo_expired")
+            }
             return (id, connection.answer)
         } catch {
             await closeRoom(id)
             throw error
         }
     }
+
+    /// Echo sessions open now.
+    var echoSessionCount: Int { echoSessions.withLockedValue { $0.count } }
 
     /// Ends an echo session (DELETE /v1/echo/{id}); false when unknown.
     func endEchoSession(id: String) async -> Bool {

@@ -294,6 +294,7 @@ extension Room {
     ) async throws -> (answer: String, tracks: [TrackSummary]) {
         guard let participant = people.participants[participantID] else { throw RoomError.rejected("unknown participant") }
         guard participant.identity.grants.publish else { throw RoomError.forbidden("the token grants no publishing") }
+        try checkTrackLimits(participant, offer: offer)
         let answer: String
         let added: [(mid: String, producer: ProducerID)]
         if let existing = participant.publisher {
@@ -330,6 +331,27 @@ extension Room {
         }
         let summaries = participant.tracks.compactMap { people.tracks[$0] }.map { $0.summary(withMid: true) }
         return (answer, summaries)
+    }
+
+    /// Refuses an offer that would take the participant past `limits.tracksPerParticipant`, or the room past
+    /// `limits.tracksPerRoom`: every sending m-line not published yet counts as a new track. What is already
+    /// published goes on.
+    private func checkTrackLimits(_ participant: ParticipantState, offer text: String) throws {
+        guard let offer = try? SessionDescription(parsing: text) else { return }  // RoomAnswer reports the error
+        let published = Set(participant.tracks.compactMap { people.tracks[$0]?.mid })
+        let new = offer.media.filter { m in
+            !m.isRejected && (m.effectiveDirection == .sendonly || m.effectiveDirection == .sendrecv)
+                && !(m.mid.map(published.contains) ?? false)
+        }.count
+        guard new > 0 else { return }
+        if participant.tracks.count + new > limits.tracksPerParticipant {
+            throw RoomError.limitExceeded(
+                "publishing \(new) more tracks would exceed \(limits.tracksPerParticipant) per participant (limits.tracksPerParticipant)")
+        }
+        if people.tracks.count + new > limits.tracksPerRoom {
+            throw RoomError.limitExceeded(
+                "publishing \(new) more tracks would exceed \(limits.tracksPerRoom) in the room (limits.tracksPerRoom)")
+        }
     }
 
     /// The answer to a `subscriberOffer`; a change that waited for it goes out as the next offer.

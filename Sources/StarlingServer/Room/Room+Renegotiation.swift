@@ -56,10 +56,10 @@ extension Room {
             plan = try RoomAnswer(
                 offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: state.port,
                 tcpPort: state.tcpPort,
-                sources: [:], cname: "starling", setup: state.setup, origin: origin,
+                sources: [:], cname: "starling", setup: state.setup, origin: origin, limits: limits.offer,
                 newSSRC: { UInt32.random(in: 1...UInt32.max) })
         } catch {
-            throw RoomError.badOffer("\(error)")
+            throw RoomError(error)
         }
         let now = MediaLoop.now()
         let sending = Set(plan.published.map(\.mid))

@@ -33,11 +33,22 @@ actor Room {
         case forbidden(String)
         case notFound(String)
         case full(String)
+        /// Well formed, but more than a configured limit allows (docs/OPERATIONS.md).
+        case limitExceeded(String)
         var description: String {
             switch self {
             case .badOffer(let s): "bad offer: \(s)"
             case .closed: "the room is closed"
-            case .rejected(let s), .forbidden(let s), .notFound(let s), .full(let s): s
+            case .rejected(let s), .forbidden(let s), .notFound(let s), .full(let s), .limitExceeded(let s): s
+            }
+        }
+
+        /// An offer we cannot answer: over a limit, or bad.
+        init(_ error: any Error) {
+            if let unanswerable = error as? BundledAnswer.Unanswerable, unanswerable.isLimit {
+                self = .limitExceeded(unanswerable.description)
+            } else {
+                self = .badOffer("\(error)")
             }
         }
     }
@@ -77,9 +88,15 @@ actor Room {
     /// Data channels (Room+Data.swift): the relay, and the subscribing transports that carry an association.
     let dataRoom: DataRoom
     var dataLinks: [TransportID: DataLink] = [:]
+    /// What offers, participants, the room and its transports may claim.
+    nonisolated let limits: RoomLimits
 
-    init(id: String, loop: MediaLoop, logger: Logger, options: RoomOptions = RoomOptions(), hub: ControlEventHub? = nil) {
+    init(
+        id: String, loop: MediaLoop, logger: Logger, options: RoomOptions = RoomOptions(), hub: ControlEventHub? = nil,
+        limits: RoomLimits = RoomLimits()
+    ) {
         self.id = id
+        self.limits = limits
         self.options = options
         self.hub = hub
         self.loop = loop
@@ -149,7 +166,7 @@ actor Room {
             plan = try RoomAnswer(
                 offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses,
                 port: socket.port, tcpPort: socket.tcpPort, sources: sources, echo: echo, cname: "starling",
-                newSSRC: { UInt32.random(in: 1...UInt32.max) })
+                limits: limits.offer, newSSRC: { UInt32.random(in: 1...UInt32.max) })
             transport = try PeerTransport(
                 configuration: .init(
                     localCredentials: local, remoteCredentials: plan.remoteCredentials, ice: .lite(.init()),
@@ -157,7 +174,7 @@ actor Room {
                 now: MediaLoop.now())
         } catch {
             if socket.owned { try? await socket.channel.close() }
-            throw RoomError.badOffer("\(error)")
+            throw RoomError(error)
         }
         let now = MediaLoop.now()
         let tid = TransportID(nextTransport)

@@ -63,19 +63,26 @@ struct RoomAnswer {
     init(
         offer: SessionDescription, local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String],
         port: Int, tcpPort: Int? = nil, sources: [String: Source], echo: Bool = false, cname: String, setup: SDP.Setup? = nil,
-        origin: SDP.Origin? = nil, newSSRC: () -> UInt32
+        origin: SDP.Origin? = nil, limits: OfferLimits = OfferLimits(), newSSRC: () -> UInt32
     ) throws(Unanswerable) {
+        try Self.check(offer, limits: limits)
         let transport = try BundledAnswer(
             offer: offer, local: local, fingerprint: fingerprint, candidateAddresses: candidateAddresses, port: port,
             tcpPort: tcpPort, setup: setup)
-        var answer = transport.makeSession(name: "starling", origin: origin)
+        var answer = transport.makeSession(name: "starling", origin: origin, extmapAllowMixed: offer.extmapAllowMixed)
         var active = 0
         var bundled: [String] = []
         var published: [Published] = []
         var subscribed: [Subscribed] = []
         var streamIDs: [String] = []
+        let offeredBundle = Set(offer.bundleGroups.flatMap(\.mids))
         for m in offer.media {
             guard let mid = m.mid else { throw Unanswerable(description: "m=\(m.kind) without a=mid") }
+            // A bundle-only section outside the BUNDLE group has no transport at all (RFC 8843 §6).
+            if m.isBundleOnly, !offeredBundle.contains(mid) {
+                answer.media.append(BundledAnswer.rejected(m, mid: mid))
+                continue
+            }
             let direction = m.effectiveDirection
             let sends = direction == .sendonly || direction == .sendrecv
             // Echo: a sendrecv m-line receives what it sends, from the producer it becomes.
@@ -97,9 +104,10 @@ struct RoomAnswer {
             bundled.append(mid)
             var section = transport.accepted(m, mid: mid)
             var uris: [String: UInt8] = [:]
-            for ext in m.extmaps where Self.supportedExtensions.contains(ext.uri) && ext.id <= 255 {
-                section.attributes.append(.extmap(SDP.ExtMap(id: ext.id, uri: ext.uri)))
-                uris[ext.uri] = UInt8(ext.id)
+            for ext in m.extmaps where Self.supportedExtensions.contains(ext.uri) && (1...255).contains(ext.id) {
+                section.attributes.append(
+                    .extmap(SDP.ExtMap(id: ext.id, direction: ext.direction.map(Self.answering), uri: ext.uri)))
+                uris[ext.uri] = UInt8(truncatingIfNeeded: ext.id)
             }
             let answeredDirection: SDP.Direction =
                 sends && receives ? .sendrecv : sends ? .recvonly : receives ? .sendonly : .inactive
@@ -122,7 +130,7 @@ struct RoomAnswer {
                 var encodings: [ProducerParameters.Encoding] = []
                 if let simulcast = m.simulcast, !simulcast.send.isEmpty {
                     // RFC 8853 §5.3: the answerer receives what the offerer sends.
-                    let rids = simulcast.send.compactMap { $0.first(where: { !$0.paused })?.rid }
+                    let rids = try Self.simulcastRIDs(simulcast, in: m, limits: limits)
                     encodings = rids.map { .init(rid: $0) }
                     for rid in rids { section.attributes.append(.rid(SDP.RID(id: rid, direction: .recv))) }
                     section.attributes.append(.simulcast(SDP.Simulcast(recvRIDs: rids)))
@@ -133,6 +141,14 @@ struct RoomAnswer {
                     }
                     let media: [UInt32]
                     if let sim = m.ssrcGroup(.sim) {
+                        guard sim.ssrcs.count <= limits.simulcastLayers else {
+                            throw Unanswerable(
+                                description: "m-line \(mid): \(sim.ssrcs.count) SSRCs in a=ssrc-group:SIM, more than \(limits.simulcastLayers) (limits.simulcastLayers)",
+                                isLimit: true)
+                        }
+                        guard Set(sim.ssrcs).count == sim.ssrcs.count else {
+                            throw Unanswerable(description: "m-line \(mid): a=ssrc-group:SIM lists an SSRC twice")
+                        }
                         media = sim.ssrcs
                     } else {
                         let repair = Set(rtxOf.values)
@@ -182,6 +198,66 @@ struct RoomAnswer {
         self.transport = transport
         self.published = published
         self.subscribed = subscribed
+    }
+
+    /// Refuses an offer with more m-sections, or more sending ones, than the limits allow.
+    static func check(_ offer: SessionDescription, limits: OfferLimits) throws(Unanswerable) {
+        guard offer.media.count <= limits.mediaSections else {
+            throw Unanswerable(
+                description: "the offer has \(offer.media.count) m-lines, more than \(limits.mediaSections) (limits.mediaSectionsPerOffer)",
+                isLimit: true)
+        }
+        let sending = offer.media.filter { m in
+            !m.isRejected && (m.effectiveDirection == .sendonly || m.effectiveDirection == .sendrecv)
+        }.count
+        guard sending <= limits.sendingSections else {
+            throw Unanswerable(
+                description: "the offer sends on \(sending) m-lines, more than \(limits.sendingSections) (limits.sendingSectionsPerOffer)",
+                isLimit: true)
+        }
+    }
+
+    /// The rids a sending m-line's `a=simulcast` names, one per encoding, lowest layer first. Each must be
+    /// declared by an `a=rid:<id> send` line (RFC 8853 §5.2) and appear once; at most `simulcastLayers`.
+    static func simulcastRIDs(_ simulcast: SDP.Simulcast, in m: MediaDescription, limits: OfferLimits) throws(Unanswerable)
+        -> [String]
+    {
+        let mid = m.mid ?? "?"
+        let declared = Set(m.rids.filter { $0.direction == .send }.map(\.id))
+        var seen: Set<String> = []
+        var rids: [String] = []
+        for alternatives in simulcast.send {
+            for stream in alternatives {
+                guard stream.rid.utf8.count <= OfferLimits.maxRIDLength else {
+                    throw Unanswerable(description: "m-line \(mid): a rid longer than \(OfferLimits.maxRIDLength) bytes")
+                }
+                guard declared.contains(stream.rid) else {
+                    throw Unanswerable(
+                        description: "m-line \(mid): a=simulcast names rid \(stream.rid) without an a=rid:\(stream.rid) send line (RFC 8853 §5.2)")
+                }
+                guard seen.insert(stream.rid).inserted else {
+                    throw Unanswerable(description: "m-line \(mid): rid \(stream.rid) appears twice in a=simulcast")
+                }
+            }
+            if let rid = alternatives.first(where: { !$0.paused })?.rid { rids.append(rid) }
+        }
+        guard rids.count <= limits.simulcastLayers else {
+            throw Unanswerable(
+                description: "m-line \(mid): \(rids.count) simulcast encodings, more than \(limits.simulcastLayers) (limits.simulcastLayers)",
+                isLimit: true)
+        }
+        return rids
+    }
+
+    /// The direction of an answered `a=extmap` (RFC 8285 §6): the offerer's sendonly is our recvonly and
+    /// its recvonly our sendonly; inactive stays inactive.
+    static func answering(_ offered: SDP.Direction) -> SDP.Direction {
+        switch offered {
+        case .sendonly: .recvonly
+        case .recvonly: .sendonly
+        case .sendrecv: .sendrecv
+        case .inactive: .inactive
+        }
     }
 
     /// The offerer's first payload format we forward (RFC 8829 §5.3.1: the answer keeps the offer's

@@ -73,6 +73,8 @@ struct SignalingError: Error, Equatable, Sendable, CustomStringConvertible {
         case notFound = "not_found"
         case rateLimited = "rate_limited"
         case roomFull = "room_full"
+        case limitExceeded = "limit_exceeded"
+        case joinTimeout = "join_timeout"
         case internalError = "internal"
     }
 

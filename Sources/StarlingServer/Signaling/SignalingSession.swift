@@ -14,6 +14,8 @@ struct SignalingSettings: Sendable {
     var requestsPerSecond: Int
     /// How long a participant whose WebSocket dropped waits in its room to resume.
     var reconnectWindow: Duration = .seconds(20)
+    /// A connection that has not joined within this long is closed.
+    var joinTimeout: Duration = .seconds(10)
     var turn = StarlingConfiguration.TURN()
 
     /// The `iceServers` of a join response: the configured TURN URLs with credentials for `identity` in
@@ -40,6 +42,8 @@ struct SignalingSession {
     /// always reads that response before any event).
     private var pendingEvents: AsyncStream<String>?
     private var bucket: TokenBucket
+    /// Closes the connection unless it joins in time.
+    private var deadline: SessionDeadline?
 
     init(settings: SignalingSettings, outbound: WebSocketOutboundWriter, logger: Logger) {
         self.settings = settings
@@ -50,9 +54,15 @@ struct SignalingSession {
 
     static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, settings: SignalingSettings, logger: Logger) async {
         var session = SignalingSession(settings: settings, outbound: outbound, logger: logger)
+        session.deadline = SessionDeadline(
+            after: settings.joinTimeout, outbound: outbound,
+            message: SignalingCodec.error(
+                SignalingError(code: .joinTimeout, message: "no join within the join timeout (signaling.joinTimeoutSeconds)")),
+            reason: "join timeout")
+        defer { session.deadline?.reach() }
         do {
-            // The transport's own cap is generous; the configured limit is enforced per message with an error.
-            for try await message in inbound.messages(maxSize: max(settings.maxMessageBytes * 4, 1 << 20)) {
+            // The transport lets messages a little over the limit through; those get a too_large error.
+            for try await message in inbound.messages(maxSize: settings.maxMessageBytes + (64 << 10)) {
                 guard case .text(let text) = message else {
                     await session.send(SignalingCodec.error(SignalingError(code: .badJSON, message: "messages are JSON text, not binary")))
                     continue
@@ -70,11 +80,11 @@ struct SignalingSession {
     /// Handles one text message.
     mutating func handle(_ text: String) async -> Outcome {
         guard bucket.take() else {
-            // The request is not run, but its id (when readable) goes back with the error.
-            let id = try? SignalingCodec.decode(text, maxBytes: settings.maxMessageBytes).get().id
+            // The request is neither run nor read (parsing it would cost what the limit saves), so the error
+            // carries no id (docs/PROTOCOL.md §6).
             await send(
                 SignalingCodec.error(
-                    SignalingError(code: .rateLimited, message: "more than \(settings.requestsPerSecond) requests per second", id: id)))
+                    SignalingError(code: .rateLimited, message: "more than \(settings.requestsPerSecond) requests per second")))
             return .goOn
         }
         let envelope: SignalingEnvelope
@@ -136,11 +146,13 @@ struct SignalingSession {
         case .join, .ping:
             return ([:], .goOn)
         case .publish(let sdp, let tracks):
+            try checkSDPSize(sdp)
             let (answer, published) = try await room.publish(
                 participantID, offer: sdp, tracks: tracks, certificate: media.certificate,
                 candidateAddresses: media.settings.candidateAddresses)
             return (["sdp": answer, "tracks": published.map(\.json)], .goOn)
         case .subscriberAnswer(let sdp, _):
+            try checkSDPSize(sdp)
             try await room.answerSubscriber(participantID, sdp: sdp, certificate: media.certificate)
             return ([:], .goOn)
         case .unpublish(let trackID):
@@ -195,6 +207,7 @@ struct SignalingSession {
             throw error
         }
         joined = (room, result.participant.id, result.generation)
+        deadline?.reach()
         pendingEvents = stream
         logger.info(
             result.resumed ? "participant resumed" : "participant joined",
@@ -215,6 +228,14 @@ struct SignalingSession {
         }
         if result.resumed { response["ownTracks"] = result.ownTracks.map(\.json) }
         return response
+    }
+
+    /// Refuses an SDP over `limits.sdpBytes` before it is parsed.
+    private func checkSDPSize(_ sdp: String) throws {
+        let limit = settings.media.roomLimits.sdpBytes
+        guard sdp.utf8.count <= limit else {
+            throw SignalingError(code: .limitExceeded, message: "the SDP is \(sdp.utf8.count) bytes, more than \(limit) (limits.sdpBytes)")
+        }
     }
 
     /// `leave`: the participant goes at once.
@@ -249,6 +270,7 @@ struct SignalingSession {
         case .notFound(let why): return SignalingError(code: .notFound, message: why, id: id)
         case .rejected(let why): return SignalingError(code: .invalidField, message: why, id: id)
         case .full(let why): return SignalingError(code: .roomFull, message: why, id: id)
+        case .limitExceeded(let why): return SignalingError(code: .limitExceeded, message: why, id: id)
         }
     }
 }

@@ -16,7 +16,9 @@ import Glibc
 /// lock, so associations on different event loops never run inside usrsctp at the same time, and the output
 /// callback (which runs inside those calls, on the calling thread) finds the registry already locked.
 /// usrsctp's timers are process-wide too: `handleTimeout` advances them by the time elapsed since any
-/// association last did (`usrsctp_handle_timers`).
+/// association last did (`usrsctp_handle_timers`), so a timer advanced from one event loop may produce
+/// packets of an association owned by another: the packets queue under the stack's lock, and
+/// `pollTransmit` takes them out under it.
 ///
 /// The socket is set up as RFC 8831 §6 asks: no Nagle, stream reset (RFC 6525) on, path-MTU discovery off
 /// with a fixed MTU (1200 minus headers), `streams` streams each way (RFC 8831 §6.2: up to 65535), and both
@@ -67,6 +69,8 @@ public final class SCTPAssociation {
     public private(set) var state: State = .new
     let id: UInt
     private var socket: OpaquePointer?
+    /// Filled by the output callback, on whatever thread made the usrsctp call: touched only under the
+    /// stack's lock.
     private var transmits = Queue<[UInt8]>()
     private var events = Queue<Event>()
     /// Pieces of a message not yet ended by MSG_EOR, per stream.
@@ -159,7 +163,7 @@ public final class SCTPAssociation {
     }
 
     /// The next SCTP packet to send (as DTLS application data).
-    public func pollTransmit() -> [UInt8]? { transmits.pop() }
+    public func pollTransmit() -> [UInt8]? { SCTPStack.shared.locked { transmits.pop() } }
 
     public func pollEvent() -> Event? { events.pop() }
 
