@@ -24,15 +24,18 @@ public final class PeerTransport {
         public var remoteCredentials: ICECredentials?
         public var ice: ICERole
         public var dtls: DTLSEndpoint.Configuration
+        /// SSRCs the peer may send SRTP and SRTCP under at once (`InboundSSRCTable`).
+        public var maxInboundSSRCs: Int
 
         public init(
             localCredentials: ICECredentials, remoteCredentials: ICECredentials?, ice: ICERole,
-            dtls: DTLSEndpoint.Configuration
+            dtls: DTLSEndpoint.Configuration, maxInboundSSRCs: Int = 64
         ) {
             self.localCredentials = localCredentials
             self.remoteCredentials = remoteCredentials
             self.ice = ice
             self.dtls = dtls
+            self.maxInboundSSRCs = maxInboundSSRCs
         }
     }
 
@@ -83,6 +86,10 @@ public final class PeerTransport {
         public var mediaFromUnvalidatedAddress = 0
         public var rtpReceived = 0
         public var rtcpReceived = 0
+        /// Dropped before SRTP: a new SSRC while `maxInboundSSRCs` others are in use.
+        public var ssrcLimitDrops = 0
+        /// SSRCs whose SRTP stream was removed (silent too long, or replaced by a new one).
+        public var ssrcsForgotten = 0
         public init() {}
     }
 
@@ -97,6 +104,10 @@ public final class PeerTransport {
     private var transmits = Queue<Transmit>()
     private var events = Queue<Event>()
     private var dtlsStarted = false
+    private var ssrcs: InboundSSRCTable
+    private var nextSSRCSweep: Instant?
+    /// The `now` of the latest input, for the SSRC table's times.
+    private var lastNow = Instant.zero
 
     public init(configuration: Configuration, now: Instant) throws(DTLSError) {
         self.configuration = configuration
@@ -118,9 +129,13 @@ public final class PeerTransport {
             ice = .controlling(agent)
         }
         dtls = try DTLSEndpoint(configuration: configuration.dtls)
+        ssrcs = InboundSSRCTable(capacity: configuration.maxInboundSSRCs)
         state = .connecting
         drain(now: now)
     }
+
+    /// SSRCs the peer currently sends under (each holds an SRTP stream).
+    public var inboundSSRCCount: Int { ssrcs.count }
 
     /// Where media goes: the selected ICE pair while consent holds, else nil (RFC 7675 §5.1: stop sending).
     public var destination: STUNAddress? { ice.destination }
@@ -221,6 +236,7 @@ public final class PeerTransport {
     /// decrypted in place.
     public func handleDatagram(_ buffer: UnsafeMutableRawBufferPointer, from source: STUNAddress, now: Instant) -> Received {
         counters.datagramsReceived += 1
+        lastNow = now
         let bytes = UnsafeRawBufferPointer(buffer)
         defer { drain(now: now) }
         switch DatagramKind(classifying: bytes) {
@@ -256,17 +272,44 @@ public final class PeerTransport {
             counters.mediaBeforeKeys += 1
             return .none
         }
-        if rtcp {
-            guard let length = try? inbound.unprotectRTCP(base, length: buffer.count) else { return .none }
-            counters.rtcpReceived += 1
-            return .rtcp(length: length)
+        // The SSRC libsrtp keys its stream on: RTP's (RFC 3550 §5.1), or the first RTCP packet's sender.
+        let ssrcOffset = rtcp ? 4 : 8
+        guard buffer.count >= ssrcOffset + 4 else { return .none }
+        let ssrc = UInt32(buffer[ssrcOffset]) << 24 | UInt32(buffer[ssrcOffset + 1]) << 16
+            | UInt32(buffer[ssrcOffset + 2]) << 8 | UInt32(buffer[ssrcOffset + 3])
+        let now = lastNow
+        let admission = ssrcs.admission(ssrc, now: now)
+        guard admission != .refused else {
+            counters.ssrcLimitDrops += 1
+            return .none
         }
-        guard let length = try? inbound.unprotectRTP(base, length: buffer.count) else { return .none }
-        counters.rtpReceived += 1
-        return .rtp(length: length)
+        let length: Int
+        if rtcp {
+            guard let n = try? inbound.unprotectRTCP(base, length: buffer.count) else { return .none }
+            counters.rtcpReceived += 1
+            length = n
+        } else {
+            guard let n = try? inbound.unprotectRTP(base, length: buffer.count) else { return .none }
+            counters.rtpReceived += 1
+            length = n
+        }
+        if case .replaced(let evicted) = admission { forget(ssrc: evicted) }
+        ssrcs.record(ssrc, admission, now: now)
+        return rtcp ? .rtcp(length: length) : .rtp(length: length)
+    }
+
+    /// Removes an SSRC's SRTP stream (its memory, replay window and rollover counter).
+    private func forget(ssrc: UInt32) {
+        inbound?.removeStream(ssrc: ssrc)
+        counters.ssrcsForgotten += 1
     }
 
     public func handleTimeout(now: Instant) {
+        lastNow = now
+        if nextSSRCSweep.map({ now >= $0 }) ?? true {
+            nextSSRCSweep = now + .seconds(5)
+            for ssrc in ssrcs.sweep(now: now) { forget(ssrc: ssrc) }
+        }
         ice.handleTimeout(now: now)
         dtls.handleTimeout(now: now)
         if let association = dataChannels?.association, let deadline = sctpDeadline, deadline <= now {

@@ -29,6 +29,7 @@ public final class Consumer {
     let midLength: Int
     /// Which recent packet the next padding retransmission repeats.
     var paddingCursor: UInt16 = 0
+    var retransmissionBudget: RetransmissionBudget
 
     public struct Counters: Hashable, Sendable {
         public var packetsSent = 0
@@ -36,6 +37,8 @@ public final class Consumer {
         public var packetsDropped = 0
         public var retransmitted = 0
         public var retransmissionsMissing = 0
+        /// NACKed packets not resent because the consumer's retransmission budget was spent.
+        public var retransmissionsThrottled = 0
         public var nacksReceived = 0
         public var keyframeRequestsReceived = 0
         public var layerSwitches = 0
@@ -46,8 +49,12 @@ public final class Consumer {
     public internal(set) var counters = Counters()
     var bitrate = BitrateWindow(window: .seconds(1), buckets: 10)
 
-    init(id: ConsumerID, transport: TransportState, producer: Producer, parameters: ConsumerParameters) {
+    init(
+        id: ConsumerID, transport: TransportState, producer: Producer, parameters: ConsumerParameters,
+        retransmissionsPerSecond: Int = 250
+    ) {
         self.id = id
+        retransmissionBudget = RetransmissionBudget(rate: retransmissionsPerSecond)
         self.transport = transport.id
         self.transportState = transport
         self.producer = producer

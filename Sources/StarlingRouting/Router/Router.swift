@@ -23,16 +23,19 @@ public final class Router {
         public var publisherRTT: Duration
         /// CNAME of our RTCP (RFC 3550 §6.5.1).
         public var cname: String
+        /// Packets each consumer may resend per second to answer NACKs (`RetransmissionBudget`).
+        public var retransmissionsPerSecond: Int
 
         public init(
             unixNanosecondsAtZero: Int64 = 0, allocationInterval: Duration = .milliseconds(500), seed: UInt64 = 1,
-            publisherRTT: Duration = .milliseconds(100), cname: String = "starling"
+            publisherRTT: Duration = .milliseconds(100), cname: String = "starling", retransmissionsPerSecond: Int = 250
         ) {
             self.unixNanosecondsAtZero = unixNanosecondsAtZero
             self.allocationInterval = allocationInterval
             self.seed = seed
             self.publisherRTT = publisherRTT
             self.cname = cname
+            self.retransmissionsPerSecond = retransmissionsPerSecond
         }
     }
 
@@ -173,7 +176,9 @@ public final class Router {
             throw .duplicateSSRC(s)
         }
         let id = ConsumerID(allocateID())
-        let consumer = Consumer(id: id, transport: t, producer: producer, parameters: parameters)
+        let consumer = Consumer(
+            id: id, transport: t, producer: producer, parameters: parameters,
+            retransmissionsPerSecond: configuration.retransmissionsPerSecond)
         consumers[id] = consumer
         producer.consumers.append(consumer)
         t.consumers.append(consumer)
@@ -506,6 +511,10 @@ public final class Router {
         }
         let interval = max(consumer.remote.rtt.smoothed ?? .milliseconds(50), .milliseconds(20))
         if !padding, now - entry.lastResent < interval { return 0 }
+        if !padding, !consumer.retransmissionBudget.take(now: now) {
+            consumer.counters.retransmissionsThrottled += 1
+            return 0
+        }
         var sentBytes = 0
         let stream = consumer.producer.streams[Int(entry.layer)]
         let done: Bool? = stream.cache.withPacket(sequenceNumber: entry.inSequence, now: now) { src, generation in

@@ -91,11 +91,13 @@ actor MediaLoop {
         let channel: any Channel
         let remote: STUNAddress
         let opened: Instant
+        let ip: String
         var peer: ObjectIdentifier?
-        init(channel: any Channel, remote: STUNAddress, opened: Instant) {
+        init(channel: any Channel, remote: STUNAddress, opened: Instant, ip: String) {
             self.channel = channel
             self.remote = remote
             self.opened = opened
+            self.ip = ip
         }
     }
     private var tcpListener: (any Channel)?
@@ -103,9 +105,10 @@ actor MediaLoop {
     private(set) var tcpPort: Int?
     private var streams: [ObjectIdentifier: StreamConnection] = [:]
     private var streamsByRemote: [STUNAddress: ObjectIdentifier] = [:]
+    /// Open connections per client IP address (`media.tcpConnectionsPerAddress`).
+    private var streamsPerAddress: [String: Int] = [:]
     private var lastStreamSweep = Instant(nanoseconds: 0)
-    /// Connections a loop holds at most; more are closed at once.
-    static let maxStreams = 4096
+    private var lastAddressSweep = Instant(nanoseconds: 0)
     /// How long a connection may stay without a validated check binding it to its peer.
     static let streamBindTimeout = Duration.seconds(10)
     /// Per connection: past the high mark packets for it are dropped until it drains below the low one.
@@ -157,6 +160,7 @@ actor MediaLoop {
         for connection in streams.values { connection.channel.close(promise: nil) }
         streams.removeAll()
         streamsByRemote.removeAll()
+        streamsPerAddress.removeAll()
         peers.removeAll()
         peersByUfrag.removeAll()
         peersByAddress.removeAll()
@@ -183,6 +187,8 @@ actor MediaLoop {
     /// The passive ICE-TCP listener: RFC 4571 frames on every accepted connection, handled on this loop.
     private func listenTCP(port: Int) async throws -> any Channel {
         let loop = self
+        // No connection buffers more than one incomplete frame of at most this many bytes.
+        let maxFrame = settings.tcpMaxFrameBytes
         return try await ServerBootstrap(group: eventLoop)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelOption(.backlog, value: 256)
@@ -191,7 +197,7 @@ actor MediaLoop {
             .childChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
-                        ByteToMessageHandler(RFC4571FrameDecoder(maxFrameLength: 65_535)))
+                        ByteToMessageHandler(RFC4571FrameDecoder(maxFrameLength: maxFrame)))
                     try channel.pipeline.syncOperations.addHandler(MediaStreamHandler(loop: loop))
                 }
             }
@@ -277,17 +283,34 @@ actor MediaLoop {
         }
     }
 
+    /// The peer a datagram belongs to. A STUN request naming one of our ufrags goes to that peer whatever its
+    /// address (an address another peer used before, say behind the same NAT mapping, cannot capture it);
+    /// other packets go by their validated source address; in port-range mode the socket names the peer.
     private func match(bytes: UnsafeRawBufferPointer, source: STUNAddress, channel: any Channel) -> ObjectIdentifier? {
+        if DatagramKind(classifying: bytes) == .stun, let peek = STUNMessage.peek(bytes),
+            let ufrag = peek.usernameBeforeColon(in: bytes), let id = peersByUfrag[String(decoding: ufrag, as: UTF8.self)],
+            let entry = peers[id], entry.channel === channel
+        {
+            return id
+        }
         if let id = peersByAddress[source], let entry = peers[id], entry.channel === channel { return id }
         if sharedChannel == nil || channel !== sharedChannel {
             // Port-range mode: the socket names its peer.
             return peers.first { $0.value.channel === channel }?.key
         }
-        // Single-port mode, new address: only a STUN request naming one of our ufrags is let in.
-        guard DatagramKind(classifying: bytes) == .stun, let peek = STUNMessage.peek(bytes),
-            let ufrag = peek.usernameBeforeColon(in: bytes)
-        else { return nil }
-        return peersByUfrag[String(decoding: ufrag, as: UTF8.self)]
+        return nil
+    }
+
+    /// Forgets the addresses a peer's ICE agent no longer holds a valid pair for, so the address map stays
+    /// within the agents' own bounds and a released address can serve another peer.
+    private func sweepAddresses() {
+        for (id, entry) in peers {
+            let stale = entry.knownAddresses.filter { !entry.peer.transport.isValidated($0) }
+            for address in stale {
+                entry.knownAddresses.remove(address)
+                if peersByAddress[address] == id { peersByAddress[address] = nil }
+            }
+        }
     }
 
     /// Sends what the transport queued, registers newly validated addresses, hands events to the peer.
@@ -351,6 +374,10 @@ actor MediaLoop {
         }
         flush()
         for peer in finished { remove(peer) }
+        if now - lastAddressSweep >= .seconds(1) {
+            lastAddressSweep = now
+            sweepAddresses()
+        }
         if !streams.isEmpty, now - lastStreamSweep >= .seconds(1) {
             lastStreamSweep = now
             sweepStreams(now: now)
@@ -359,17 +386,22 @@ actor MediaLoop {
 
     // MARK: - ICE-TCP connections (RFC 6544), on the loop
 
+    /// A new ICE-TCP connection: refused (closed at once, counted) past `media.tcpMaxConnections` on this loop
+    /// or `media.tcpConnectionsPerAddress` from its address.
     func streamOpened(_ channel: any Channel) {
-        guard streams.count < Self.maxStreams, let address = channel.remoteAddress, let remote = STUNAddress(address)
+        guard streams.count < settings.tcpMaxConnections, let address = channel.remoteAddress,
+            let remote = STUNAddress(address), let ip = address.ipAddress,
+            streamsPerAddress[ip, default: 0] < settings.tcpConnectionsPerAddress
         else {
             counters.streamsRefused += 1
             channel.close(promise: nil)
             return
         }
         let id = ObjectIdentifier(channel)
-        let connection = StreamConnection(channel: channel, remote: remote.over(.tcp), opened: MediaLoop.now())
+        let connection = StreamConnection(channel: channel, remote: remote.over(.tcp), opened: MediaLoop.now(), ip: ip)
         streams[id] = connection
         streamsByRemote[connection.remote] = id
+        streamsPerAddress[ip, default: 0] += 1
         counters.streamsAccepted += 1
     }
 
@@ -404,6 +436,11 @@ actor MediaLoop {
                 closeStream(ObjectIdentifier(channel))
                 return
             }
+            guard named.streams.count < settings.tcpConnectionsPerPeer else {
+                counters.streamsRefused += 1
+                closeStream(ObjectIdentifier(channel))
+                return
+            }
             _ = named.peer.transport.handleDatagram(bytes, from: connection.remote, now: now)
             if named.peer.transport.isValidated(connection.remote) {
                 connection.peer = id
@@ -433,6 +470,8 @@ actor MediaLoop {
     private func forgetStream(_ id: ObjectIdentifier) -> StreamConnection? {
         guard let connection = streams.removeValue(forKey: id) else { return nil }
         if streamsByRemote[connection.remote] == id { streamsByRemote[connection.remote] = nil }
+        let left = streamsPerAddress[connection.ip, default: 1] - 1
+        streamsPerAddress[connection.ip] = left > 0 ? left : nil
         if let peer = connection.peer { peers[peer]?.streams.remove(id) }
         return connection
     }

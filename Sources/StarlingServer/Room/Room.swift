@@ -113,7 +113,8 @@ actor Room {
         let unixNow = Int64(Date().timeIntervalSince1970 * 1_000_000_000)
         router = Router(
             configuration: .init(
-                unixNanosecondsAtZero: unixNow - now.nanoseconds, seed: UInt64.random(in: 1...UInt64.max), cname: "starling"),
+                unixNanosecondsAtZero: unixNow - now.nanoseconds, seed: UInt64.random(in: 1...UInt64.max), cname: "starling",
+                retransmissionsPerSecond: self.limits.retransmissionsPerSecond),
             output: output)
     }
 
@@ -170,7 +171,8 @@ actor Room {
             transport = try PeerTransport(
                 configuration: .init(
                     localCredentials: local, remoteCredentials: plan.remoteCredentials, ice: .lite(.init()),
-                    dtls: .init(certificate: certificate, role: plan.dtlsRole, remoteFingerprints: plan.remoteFingerprints)),
+                    dtls: .init(certificate: certificate, role: plan.dtlsRole, remoteFingerprints: plan.remoteFingerprints),
+                    maxInboundSSRCs: limits.inboundSSRCsPerTransport),
                 now: MediaLoop.now())
         } catch {
             if socket.owned { try? await socket.channel.close() }
@@ -376,7 +378,8 @@ actor Room {
                 transport = try PeerTransport(
                     configuration: .init(
                         localCredentials: entry.negotiation.local, remoteCredentials: remote.credentials, ice: .lite(.init()),
-                        dtls: .init(certificate: certificate, role: remote.role, remoteFingerprints: remote.fingerprints)),
+                        dtls: .init(certificate: certificate, role: remote.role, remoteFingerprints: remote.fingerprints),
+                        maxInboundSSRCs: limits.inboundSSRCsPerTransport),
                     now: now)
             } catch {
                 subscribers[subscriber] = entry
@@ -433,6 +436,7 @@ actor Room {
         offered[transport] = nil
         for (producer, p) in published where p.transport == transport { producerGone(producer) }
         logger.info("room transport ended", metadata: ["room": "\(id)", "transport": "\(transport)"])
+        participantTransportEnded(transport)
         if transports.isEmpty, closesWhenEmpty, !isClosed { close(reason: "empty") }
     }
 
@@ -524,6 +528,8 @@ final class RoomTransport: MediaPeer {
     private(set) var route: MediaRoute?
     let createdAt: Instant
     private(set) var connectedAt: Instant?
+    /// When consent was lost (RFC 7675 §5.1), while it stays lost.
+    private(set) var disconnectedAt: Instant?
     private(set) var ended = false
 
     init(id: TransportID, transport: PeerTransport, room: Room, now: Instant) {
@@ -558,12 +564,16 @@ final class RoomTransport: MediaPeer {
             route = loop.route(to: remote, for: self)
         case .connected:
             connectedAt = now
+            disconnectedAt = nil
             room.assumeIsolated { $0.transportConnected(id) }
         case .reconnected:
+            disconnectedAt = nil
             room.assumeIsolated { $0.transportConnected(id) }
         case .failed, .closed:
             ended = true
-        case .disconnected, .applicationData, .iceRestarted:
+        case .disconnected:
+            if disconnectedAt == nil { disconnectedAt = now }
+        case .applicationData, .iceRestarted:
             break
         }
     }
@@ -573,9 +583,12 @@ final class RoomTransport: MediaPeer {
         room.withAssumedIsolation((id, now)) { room, p in room.handleDataEvents(on: p.0, now: p.1) }
     }
 
-    /// Done when failed or closed, or when it never connected within 30 s.
+    /// Done when failed or closed, when it never connected, or when consent stayed lost, for the room's
+    /// `disconnectedTimeout`: then the loop removes it and the room frees everything it held.
     func isFinished(now: Instant) -> Bool {
-        ended || (connectedAt == nil && now - createdAt > .seconds(30))
+        let timeout = room.limits.disconnectedTimeout
+        return ended || (connectedAt == nil && now - createdAt > timeout)
+            || (disconnectedAt.map { now - $0 > timeout } ?? false)
     }
 
     func removed(loop: isolated MediaLoop) {

@@ -173,6 +173,35 @@ import Testing
         #expect(output.protected.contains { $0.ssrc == 0xCCCC })
     }
 
+    /// One NACK naming 8000 sequence numbers used to send every cached packet again; a consumer now
+    /// resends at most its budget (a second's worth of `retransmissionsPerSecond`) and counts the rest.
+    @Test func aHugeNACKIsAnsweredWithinTheBudget() throws {
+        let output = try ProtectingOutput()
+        let router = Router(configuration: .init(retransmissionsPerSecond: 100), output: output)
+        router.addTransport(TransportID(1), now: .zero)
+        router.addTransport(TransportID(2), now: .zero)
+        let codec = RTPCodec(kind: .vp8, payloadType: 96, clockRate: 90_000)
+        let producer = try router.addProducer(
+            on: TransportID(1), ProducerParameters(kind: .video, codec: codec, encodings: [.init(ssrc: 0xAAAA)]), now: .zero)
+        let consumer = try router.addConsumer(
+            on: TransportID(2), of: producer, ConsumerParameters(ssrc: 0xBBBB, codec: codec, nack: true), now: .zero)
+        for i in 0..<500 {
+            let payload: [UInt8] = [0x90, 0x80, UInt8(i & 0x7F), i == 0 ? 0x00 : 0x01, 0x9D, 0x01, 0x2A] + [UInt8](repeating: 0x11, count: 40)
+            RouterHostileInputTests.send(
+                RTPPacket(payloadType: 96, sequenceNumber: 1000 + UInt16(i), timestamp: 3000 * UInt32(i / 10), ssrc: 0xAAAA, payload: payload),
+                to: router, from: TransportID(1), at: Instant.zero + .milliseconds(Int64(i)))
+        }
+        let sent = output.protected.filter { $0.ssrc == 0xBBBB }
+        #expect(sent.count == 500)
+        let first = try #require(sent.first).sequence
+        var nack: [UInt8] = []
+        GenericNACK(senderSSRC: 0x5555, mediaSSRC: 0xBBBB, lostSequenceNumbers: (0..<8000).map { first &+ UInt16($0) }).serialize(into: &nack)
+        nack.withUnsafeBytes { router.receiveRTCP(from: TransportID(2), packet: $0, now: Instant.zero + .milliseconds(600)) }
+        let resent = output.protected.count - 500
+        #expect(resent == 100, "\(resent) packets resent")
+        #expect(router.consumer(consumer)?.counters.retransmissionsThrottled == 400)
+    }
+
     @Test func resentPacketIsTheSameProtectedBytes() throws {
         let output = try ProtectingOutput()
         let router = Router(output: output)

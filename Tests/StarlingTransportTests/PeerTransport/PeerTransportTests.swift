@@ -292,3 +292,51 @@ extension SCTPTests {
         #expect(server.pollTransmit() != nil)
     }
 }
+
+/// A peer cycling through SSRCs used to make libsrtp keep a stream for each (30,000 SSRCs: +10 MB, never
+/// freed). The transport now holds at most `maxInboundSSRCs`; SSRCs in use are never pushed out.
+@Suite struct InboundSSRCBoundTests {
+    static func protectedRTP(from sender: PeerTransport, ssrc: UInt32, sequenceNumber: UInt16) throws -> [UInt8] {
+        let plain = RTPPacket(payloadType: 96, sequenceNumber: sequenceNumber, timestamp: 90_000, ssrc: ssrc, payload: [1, 2, 3])
+            .serialized()
+        var buffer = plain + [UInt8](repeating: 0, count: 32)
+        let length = try buffer.withUnsafeMutableBytes { raw throws(SRTPError) -> Int in
+            try sender.protectRTP(raw.baseAddress!, length: plain.count, capacity: raw.count)
+        }
+        return Array(buffer[0..<length])
+    }
+
+    @Test func inboundSSRCsAreBoundedAndSilentOnesForgotten() throws {
+        let pair = try PeerPair()
+        pair.connect()
+        #expect(pair.server.isConnected)
+        var seq: UInt16 = 0
+        func send(_ ssrc: UInt32) throws {
+            seq &+= 1
+            pair.deliver(try Self.protectedRTP(from: pair.client, ssrc: ssrc, sequenceNumber: seq), toServer: true, from: pair.clientAddress)
+        }
+        try send(0xABCD)
+        for ssrc in UInt32(1)...20_000 { try send(ssrc) }
+        #expect(pair.server.inboundSSRCCount == 64)
+        #expect(pair.server.counters.ssrcLimitDrops == 20_000 - 63)
+        let before = pair.serverReceived.count
+        try send(0xABCD)
+        #expect(pair.serverReceived.count == before + 1, "the SSRC in use still gets through")
+
+        // Two seconds of silence make the least recently seen replaceable; a new SSRC takes its place.
+        pair.now += .seconds(3)
+        try send(0xABCD)
+        try send(0xFEED)
+        #expect(pair.serverReceived.count == before + 3)
+        #expect(pair.server.counters.ssrcsForgotten == 1)
+        #expect(pair.server.inboundSSRCCount == 64)
+
+        // A minute of silence forgets them all but the ones still sending.
+        for _ in 0..<14 {
+            pair.now += .seconds(5)
+            try send(0xABCD)
+            pair.server.handleTimeout(now: pair.now)
+        }
+        #expect(pair.server.inboundSSRCCount == 1)
+    }
+}
