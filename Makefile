@@ -69,6 +69,7 @@ interop: test-deps unit-tests
 	python3 Tests/Interop/turn_chromium.py --binary .build/debug/starling
 	python3 Tests/Interop/codecs_chromium.py --binary .build/debug/starling
 	python3 Tests/Interop/firefox_chromium.py --binary .build/debug/starling
+	python3 Tests/Interop/adversarial.py --binary .build/debug/starling
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
 fuzz: deps

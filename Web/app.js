@@ -289,6 +289,7 @@ async function join(room, name) {
     rt.sub = newSubscriber();
     const result = await request("join", { token, data: true });
     rt.token = token;
+    rt.resumeToken = result.resumeToken;
     useIceServers(result.iceServers);
     rt.dataLimits = result.data || null;
     state.me = result.participant;
@@ -333,7 +334,9 @@ async function reconnect() {
     if (state.phase !== "reconnecting") return; // left meanwhile
     try {
       await connectSignaling();
-      const result = await request("join", { token: rt.token, reconnect: true }, 10000);
+      // The resume token of our last join proves this page owns the participant it resumes.
+      const result = await request("join", { token: rt.token, reconnect: true, resumeToken: rt.resumeToken }, 10000);
+      rt.resumeToken = result.resumeToken;
       useIceServers(result.iceServers);
       state.phase = "joined";
       state.participants = {};

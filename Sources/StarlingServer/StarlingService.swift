@@ -11,8 +11,10 @@ public enum StarlingServer {
         let media = try await MediaService.start(configuration: configuration, group: group, logger: logger)
         let app = buildApplication(configuration: configuration, logger: logger, media: media, eventLoopGroup: group)
         let grace = configuration.shutdown.gracePeriodSeconds
+        // Shutdown goes in reverse order: media drains first (rooms close, participants and control subscribers
+        // are told, /healthz says draining) while the HTTP front still carries their WebSockets; then it stops.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: media), .init(service: app)],
+            services: [.init(service: app), .init(service: media)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

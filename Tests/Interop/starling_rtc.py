@@ -242,12 +242,14 @@ class Participant:
         self.ws.transport.abort()
 
     async def reconnect(self, token, timeout=10):
-        """A new WebSocket and `join {reconnect: true}`; keeps both peer connections. Returns the join result."""
+        """A new WebSocket and `join {reconnect: true, resumeToken}` (the one the last join handed out); keeps both
+        peer connections. Returns the join result."""
         if not self._closed.is_set():
             self.drop()
             await asyncio.wait_for(self._closed.wait(), timeout)
         await self._open(self.url, timeout)
-        return await self.join(token, reconnect=True)
+        resume = (self.join_result or {}).get("resumeToken")
+        return await self.join(token, reconnect=True, **({"resumeToken": resume} if resume else {}))
 
     async def _reader(self, ws, closed):
         try:

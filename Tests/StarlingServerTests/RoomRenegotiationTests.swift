@@ -23,6 +23,7 @@ import Testing
         let ada = try await Person(name: "ada", ssrcBase: 0xA000)
         let bob = try await Person(name: "bob", ssrcBase: 0xB000)
         var generations: [String: Int] = [:]
+        var resumeTokens: [String: String] = [:]
         for p in [ada, bob] {
             let (stream, continuation) = AsyncStream<String>.makeStream()
             p.listen(stream)
@@ -31,6 +32,7 @@ import Testing
                 certificate: media.certificate, candidateAddresses: addresses)
             p.participantID = joined.participant.id
             generations[p.name] = joined.generation
+            resumeTokens[p.name] = joined.resumeToken
         }
         let first = try await room.publish(
             ada.participantID, offer: ada.publishing.client.makeOffer(), tracks: [.init(mid: "0", source: .camera)],
@@ -119,7 +121,7 @@ import Testing
         let (stream2, continuation2) = AsyncStream<String>.makeStream()
         bob.listen(stream2)
         let resumed = try await room.join(
-            ParticipantIdentity(identity: "bob", name: "bob", grants: grants), reconnect: true, events: continuation2,
+            ParticipantIdentity(identity: "bob", name: "bob", grants: grants), resume: resumeTokens["bob"], events: continuation2,
             certificate: media.certificate, candidateAddresses: addresses)
         #expect(resumed.resumed && resumed.participant.id == bob.participantID)
         #expect(resumed.generation == generations["bob"]! + 1)

@@ -49,9 +49,15 @@ public actor RTCClient {
         }
     }
 
-    /// `join {token}`; with `reconnect`, resumes the identity if it is still in the room.
-    public func join(token: String, reconnect: Bool = false) async throws -> JSONValue {
-        try await request("join", ["token": .string(token), "reconnect": .bool(reconnect)])
+    /// `join {token}`; with `resumeToken` (from an earlier join's response), `reconnect: true`: resumes the
+    /// participant if it is still in the room.
+    public func join(token: String, resumeToken: String? = nil) async throws -> JSONValue {
+        var fields: [String: JSONValue] = ["token": .string(token)]
+        if let resumeToken {
+            fields["reconnect"] = .bool(true)
+            fields["resumeToken"] = .string(resumeToken)
+        }
+        return try await request("join", fields)
     }
 
     /// `publish {sdp, tracks}`: the publishing connection's offer and what each mid carries

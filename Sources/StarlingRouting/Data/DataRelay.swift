@@ -58,7 +58,7 @@ public final class DataRelay {
     /// dictionary and back would copy its queues (allocations on every message and every receiver).
     final class Member {
         let identity: String
-        let canPublish: Bool
+        var canPublish: Bool
         var ready: [Bool] = [false, false]
         var queues: [Queue] = [Queue(), Queue()]
         var messageTokens: Double
@@ -117,6 +117,11 @@ public final class DataRelay {
             identity: identity, canPublish: canPublish, messageTokens: Double(limits.messagesPerSecond),
             byteTokens: Double(limits.bytesPerSecond), refilledAt: now)
         order.append(participant)
+    }
+
+    /// Changes whether a participant may publish data (its grants changed).
+    public func setCanPublish(participant: String, _ canPublish: Bool) {
+        members[participant]?.canPublish = canPublish
     }
 
     public func remove(participant: String) {

@@ -34,7 +34,11 @@ struct ControlSession {
                 message: Self.failure(nil, ControlError(.unauthorized, "not authenticated in time (control.authenticationTimeoutSeconds)")),
                 reason: "authentication timeout")
         }
-        defer { session.deadline?.reach() }
+        let closer = api.media.registerCloser { try? await outbound.close(.goingAway, reason: "server shutdown") }
+        defer {
+            session.deadline?.reach()
+            api.media.forgetCloser(closer)
+        }
         do {
             for try await message in inbound.messages(maxSize: api.maxMessageBytes + (64 << 10)) {
                 guard case .text(let text) = message else {

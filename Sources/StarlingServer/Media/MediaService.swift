@@ -26,6 +26,21 @@ public final class MediaService: Service, Sendable {
     /// Live echo sessions: room id -> the client address that opened it.
     private let echoSessions = NIOLockedValueBox([String: String]())
     private let draining = NIOLockedValueBox(false)
+    /// `/rtc` sessions open now: shutdown waits (a little) for them to tell their clients and close.
+    let signalingSessions = NIOLockedValueBox(0)
+    /// What closes each open `/rtc` and `/control` WebSocket with 1001 (going away) at shutdown, by session.
+    private let closers = NIOLockedValueBox((next: 0, all: [Int: @Sendable () async -> Void]()))
+
+    /// Registers a session's close for shutdown; returns the key to `forgetCloser` with when it ends.
+    func registerCloser(_ close: @escaping @Sendable () async -> Void) -> Int {
+        closers.withLockedValue { c in
+            c.next += 1
+            c.all[c.next] = close
+            return c.next
+        }
+    }
+
+    func forgetCloser(_ key: Int) { closers.withLockedValue { _ = $0.all.removeValue(forKey: key) } }
     /// The HTTP front's connection table, for the counters in getStats.
     let httpConnectionsBox = NIOLockedValueBox<ConnectionTable?>(nil)
 
@@ -112,6 +127,14 @@ public final class MediaService: Service, Sendable {
         draining.withLockedValue { $0 = true }
         logger.info("draining", metadata: ["rooms": "\(roomIDs.count)"])
         for id in roomIDs { await closeRoom(id, reason: "server_shutdown") }
+        // The sessions write roomClosed and close their WebSockets (1001); give them a moment, bounded.
+        let deadline = ContinuousClock.now + .seconds(2)
+        while signalingSessions.withLockedValue({ $0 }) > 0, ContinuousClock.now < deadline {
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        try? await Task.sleep(for: .milliseconds(100))  // control subscribers' last events
+        // Whatever WebSocket is still open (control connections, /rtc ones not in a room) goes away too.
+        for close in closers.withLockedValue({ Array($0.all.values) }) { await close() }
         for loop in loops { await loop.stop() }
     }
 

@@ -48,7 +48,11 @@ struct TrackSummary: Equatable, Sendable {
 /// A participant's state inside its room (touched only in the room's isolation).
 final class ParticipantState {
     let id: String
-    let identity: ParticipantIdentity
+    /// From the token of the latest join or resume: a resume applies the new token's grants.
+    var identity: ParticipantIdentity
+    /// What the client presents to resume this participant (`join {reconnect, resumeToken}`): handed out by
+    /// each join and resume, 128 random bits, so that only the client that joined can take it over.
+    var resumeToken = ParticipantState.newResumeToken()
     /// Where this participant's signaling messages go (its WebSocket writer reads the other end); replaced when
     /// the participant resumes on a new WebSocket.
     var events: AsyncStream<String>.Continuation
@@ -74,6 +78,11 @@ final class ParticipantState {
     }
 
     var summary: ParticipantSummary { ParticipantSummary(id: id, identity: identity.identity, name: identity.name) }
+
+    static func newResumeToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<2).map { _ in String(generator.next() as UInt64, radix: 16) }.joined(separator: "-")
+    }
 
     func send(_ text: String) { events.yield(text) }
 }
@@ -152,6 +161,8 @@ extension Room {
         var ownTracks: [TrackSummary]
         /// Identifies this signaling connection of the participant (see `disconnected`).
         var generation: Int
+        /// What the client presents to resume the participant after its WebSocket dropped.
+        var resumeToken: String
     }
 
     /// Adds a participant: the others hear of it; with the subscribe grant it gets a subscribing connection
@@ -160,14 +171,19 @@ extension Room {
     /// The same identity joining again either resumes (with `reconnect`: same participant, tracks and
     /// connections; an ICE restart offer for its subscribing connection follows, and the client restarts ICE on
     /// its publishing one) or replaces the one in the room, which is removed (`duplicate_identity`).
+    /// A participant joins: `resume`, the resume token of the participant of the same identity still in the
+    /// room, takes that one over with the new token's grants; without it (or with a wrong one) the join is
+    /// new and the participant of that identity is removed (`duplicate_identity`).
     func join(
-        _ identity: ParticipantIdentity, reconnect: Bool = false, dataChannels: Bool = false,
+        _ identity: ParticipantIdentity, resume: String? = nil, dataChannels: Bool = false,
         events: AsyncStream<String>.Continuation,
         certificate: DTLSCertificate, candidateAddresses: [String]
     ) async throws -> JoinResult {
         guard !isClosed else { throw RoomError.closed }
         if let existing = people.participants.values.first(where: { $0.identity.identity == identity.identity }) {
-            if reconnect { return resume(existing, events: events) }
+            if let resume, ControlAPI.constantTimeEqual(resume, existing.resumeToken) {
+                return self.resume(existing, as: identity, events: events)
+            }
             remove(existing.id, reason: "duplicate_identity")
         }
         try checkCapacity()
@@ -205,7 +221,7 @@ extension Room {
         return JoinResult(
             participant: participant.summary, participants: others.map(\.summary),
             tracks: people.tracks.values.map(\.summary).sorted { $0.id < $1.id }, resumed: false, ownTracks: [],
-            generation: participant.generation)
+            generation: participant.generation, resumeToken: participant.resumeToken)
     }
 
     private func checkCapacity() throws {
@@ -215,12 +231,24 @@ extension Room {
     }
 
     /// The participant goes on over a new signaling connection: the old one's events end (its WebSocket
-    /// closes), and its subscribing connection gets an ICE-restart offer.
-    private func resume(_ participant: ParticipantState, events: AsyncStream<String>.Continuation) -> JoinResult {
+    /// closes), its subscribing connection gets an ICE-restart offer, and the new token's grants apply from
+    /// now on (tracks it may no longer publish are unpublished). A new resume token replaces the old one.
+    private func resume(
+        _ participant: ParticipantState, as identity: ParticipantIdentity, events: AsyncStream<String>.Continuation
+    ) -> JoinResult {
         participant.events.finish()
         participant.events = events
         participant.generation += 1
         participant.connected = true
+        participant.resumeToken = ParticipantState.newResumeToken()
+        participant.identity.name = identity.name
+        participant.identity.grants = identity.grants
+        if !identity.grants.publish {
+            for trackID in participant.tracks { unpublishTrack(trackID) }
+            if let publisher = participant.publisher { closeTransport(publisher) }
+            participant.publisher = nil
+        }
+        dataRoom.relay.setCanPublish(participant: participant.id, identity.grants.publishData)
         if let subscriber = participant.subscriber {
             restartSubscriberICE(subscriber)
             pushSubscriberOffer(participant)
@@ -232,7 +260,7 @@ extension Room {
             tracks: people.tracks.values.filter { $0.participantID != participant.id }.map(\.summary).sorted { $0.id < $1.id },
             resumed: true,
             ownTracks: participant.tracks.compactMap { people.tracks[$0] }.map { $0.summary(withMid: true) },
-            generation: participant.generation)
+            generation: participant.generation, resumeToken: participant.resumeToken)
     }
 
     /// The participant's signaling connection `generation` dropped: it stays for `window` to resume, then
@@ -255,6 +283,20 @@ extension Room {
             !participant.connected
         else { return }
         leave(participantID, reason: "disconnected")
+    }
+
+    /// A transport of a participant still in the room ended (failed, timed out, or closed by the peer): a
+    /// publishing connection is forgotten (its tracks are gone; the next `publish` opens a new one); without
+    /// its subscribing connection the participant cannot receive, so it is removed (`media_timeout`) and its
+    /// client joins again.
+    func participantTransportEnded(_ transport: TransportID) {
+        for participant in people.participants.values {
+            if participant.publisher == transport { participant.publisher = nil }
+            if participant.subscriber == transport {
+                participant.subscriber = nil
+                remove(participant.id, reason: "media_timeout")
+            }
+        }
     }
 
     /// Removes a participant (control API, or a newer join of its identity): it is told why, its WebSocket

@@ -12,7 +12,7 @@ enum SignalingRequest: Equatable, Sendable {
     /// `reconnect`: resume the participant of the same identity if it is still in the room. `room`: the room
     /// the client means to join; a token for another room is refused (`wrong_room`).
     /// `data`: offer data channels on the subscribing connection (docs/PROTOCOL.md, "Data channels").
-    case join(token: String, reconnect: Bool, room: String? = nil, data: Bool = false)
+    case join(token: String, reconnect: Bool, room: String? = nil, data: Bool = false, resumeToken: String? = nil)
     /// The publishing connection's offer (the client offers) and what its m-lines carry.
     case publish(sdp: String, tracks: [PublishedTrack])
     case unpublish(trackID: String)
@@ -139,7 +139,8 @@ enum SignalingCodec {
             case "join":
                 request = .join(
                     token: try fields.string("token", maxBytes: 8192), reconnect: try fields.optionalBool("reconnect") ?? false,
-                    room: try fields.optionalString("room", maxBytes: 128), data: try fields.optionalBool("data") ?? false)
+                    room: try fields.optionalString("room", maxBytes: 128), data: try fields.optionalBool("data") ?? false,
+                    resumeToken: try fields.optionalString("resumeToken", maxBytes: 128))
             case "publish":
                 let sdp = try fields.string("sdp", maxBytes: maxSDPBytes)
                 var tracks: [SignalingRequest.PublishedTrack] = []

@@ -53,6 +53,12 @@ struct SignalingSession {
     }
 
     static func run(inbound: WebSocketInboundStream, outbound: WebSocketOutboundWriter, settings: SignalingSettings, logger: Logger) async {
+        settings.media.signalingSessions.withLockedValue { $0 += 1 }
+        let closer = settings.media.registerCloser { try? await outbound.close(.goingAway, reason: "server shutdown") }
+        defer {
+            settings.media.forgetCloser(closer)
+            settings.media.signalingSessions.withLockedValue { $0 -= 1 }
+        }
         var session = SignalingSession(settings: settings, outbound: outbound, logger: logger)
         session.deadline = SessionDeadline(
             after: settings.joinTimeout, outbound: outbound,
@@ -111,13 +117,18 @@ struct SignalingSession {
             if let stream = pendingEvents {
                 pendingEvents = nil
                 let outbound = self.outbound
+                let media = settings.media
                 eventsTask = Task {
                     for await text in stream { try? await outbound.write(.text(text)) }
                     // The room ended this participant's events: it was removed, resumed on another connection,
                     // or the room closed. The connection has nothing more to do. (Cancelled: the session ended
                     // it and closes the connection itself; a close from a cancelled task can stop half-way.)
                     guard !Task.isCancelled else { return }
-                    try? await outbound.close(.normalClosure, reason: "done")
+                    if media.isDraining {
+                        try? await outbound.close(.goingAway, reason: "server shutdown")
+                    } else {
+                        try? await outbound.close(.normalClosure, reason: "done")
+                    }
                 }
             }
             return outcome
@@ -134,8 +145,10 @@ struct SignalingSession {
     }
 
     private mutating func perform(_ request: SignalingRequest) async throws -> ([String: Any], Outcome) {
-        if case .join(let token, let reconnect, let room, let data) = request {
-            return (try await join(token: token, reconnect: reconnect, room: room, data: data), .goOn)
+        if case .join(let token, let reconnect, let room, let data, let resumeToken) = request {
+            return (
+                try await join(token: token, reconnect: reconnect, room: room, data: data, resumeToken: resumeToken), .goOn
+            )
         }
         if case .ping = request { return (["time": Int(Date().timeIntervalSince1970 * 1000)], .goOn) }
         guard let (room, participantID, _) = joined else {
@@ -170,9 +183,9 @@ struct SignalingSession {
         }
     }
 
-    private mutating func join(token: String, reconnect: Bool, room expectedRoom: String?, data wantsData: Bool) async throws
-        -> [String: Any]
-    {
+    private mutating func join(
+        token: String, reconnect: Bool, room expectedRoom: String?, data wantsData: Bool, resumeToken: String?
+    ) async throws -> [String: Any] {
         guard joined == nil else { throw SignalingError(code: .invalidField, message: "already joined") }
         guard let verifier = settings.verifier else {
             throw SignalingError(code: .unauthenticated, message: "this server has no token secret configured (auth.jwtSecret)")
@@ -199,8 +212,8 @@ struct SignalingSession {
         let result: Room.JoinResult
         do {
             result = try await room.join(
-                identity, reconnect: reconnect, dataChannels: wantsData, events: continuation, certificate: settings.media.certificate,
-                candidateAddresses: settings.media.settings.candidateAddresses)
+                identity, resume: reconnect ? resumeToken : nil, dataChannels: wantsData, events: continuation,
+                certificate: settings.media.certificate, candidateAddresses: settings.media.settings.candidateAddresses)
         } catch {
             // A room this join created stays only as long as its empty timeout.
             await room.scheduleEmptyCheck()
@@ -215,7 +228,7 @@ struct SignalingSession {
         var response: [String: Any] = [
             "participant": result.participant.json, "room": ["name": claims.room],
             "participants": result.participants.map(\.json), "tracks": result.tracks.map(\.json),
-            "resumed": result.resumed,
+            "resumed": result.resumed, "resumeToken": result.resumeToken,
             "iceServers": settings.iceServers(identity: claims.identity, now: Int64(Date().timeIntervalSince1970)),
         ]
         let data = settings.media.roomDefaults.data
