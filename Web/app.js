@@ -231,8 +231,16 @@ function onEvent(msg) {
       teardown("left");
       break;
     case "removed":
+      if (msg.reason === "media_timeout") {
+        // Our media connection lost its path for good: the server closes this socket and we join again.
+        notify("The media connection was lost; joining again…", "warn");
+        break;
+      }
       notify(`You were removed from the room${msg.reason ? `: ${msg.reason}` : ""}`, "error");
       teardown("left");
+      break;
+    case "subscriptionFailed":
+      notify(`A track could not be received: ${msg.message}`, "warn");
       break;
     case "dataError":
       notify(msg.reason === "reliable_overflow"

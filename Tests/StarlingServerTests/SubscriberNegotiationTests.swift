@@ -192,3 +192,60 @@ import Testing
         #expect(second.media[0].port == 0 && second.media[0].mid == "dc" && second.bundleGroups.first?.mids == ["0"])
     }
 }
+
+/// A subscribing connection stays within what a client may answer: at most `maxLines` media m-lines (the
+/// room's track limit), and payload types from both dynamic ranges before it gives up.
+@Suite struct SubscriberNegotiationBoundsTests {
+    typealias T = SubscriberNegotiationTests
+
+    @Test func linesAreBoundedAndTheOfferAndAnswerFitTheSDPLimit() throws {
+        var n = SubscriberNegotiation(
+            local: ICECredentials.random(), fingerprint: T.fingerprint, candidateAddresses: ["127.0.0.1"], port: 40000,
+            cname: "starling", maxLines: 48)
+        var ssrc: UInt32 = 10
+        let next = { () -> UInt32 in
+            ssrc += 1
+            return ssrc
+        }
+        for i in 0..<48 {
+            _ = try n.add(
+                producer: ProducerID(i + 1), kind: i % 2 == 0 ? .video : .audio, codec: i % 2 == 0 ? T.h264a : T.opus, rtx: true,
+                streamID: "PA_\(i)", trackID: "TR_\(i)", newSSRC: next)
+        }
+        #expect(throws: SubscriberNegotiation.Failure.self) {
+            try n.add(producer: ProducerID(99), kind: .video, codec: T.vp8, rtx: true, streamID: "PA_x", trackID: "TR_x", newSSRC: next)
+        }
+        // A removed track's line is reused, so the next track of that kind fits again.
+        _ = n.remove(producer: ProducerID(1))
+        _ = try n.add(producer: ProducerID(100), kind: .video, codec: T.vp8, rtx: true, streamID: "PA_y", trackID: "TR_y", newSSRC: next)
+        let made = n.makeOffer()
+        let offer = try #require(made).sdp
+        let answer = try T.answer(to: offer)
+        let limit = RoomLimits().sdpBytes
+        #expect(offer.utf8.count < limit && answer.utf8.count < limit, "offer \(offer.utf8.count), answer \(answer.utf8.count) bytes")
+    }
+
+    @Test func payloadTypesComeFromBothDynamicRangesThenRunOut() throws {
+        var n = T.negotiation()
+        var ssrc: UInt32 = 10
+        let next = { () -> UInt32 in
+            ssrc += 1
+            return ssrc
+        }
+        var types: Set<UInt8> = []
+        var failed = 0
+        for i in 0..<40 {
+            let codec = SDP.Codec(payloadType: 102, name: "H264", clockRate: 90000, formatParameters: "profile-level-id=42e0\(i)")
+            do {
+                _ = try n.add(producer: ProducerID(i + 1), kind: .video, codec: codec, rtx: true, streamID: "s", trackID: "t\(i)", newSSRC: next)
+            } catch {
+                failed += 1
+            }
+        }
+        let made = n.makeOffer()
+        let offer = try SessionDescription(parsing: try #require(made).sdp)
+        for m in offer.media { types.formUnion(m.payloadTypes) }
+        #expect(types.allSatisfy { (96...127).contains($0) || (35...63).contains($0) })
+        #expect(types.count == 60 && failed == 10, "\(types.count) payload types, \(failed) refused")
+    }
+}

@@ -211,7 +211,7 @@ public final class Router {
         c.layers.paused = paused
         if paused, !wasPaused {
             c.layers.switched(to: nil)
-            events.append(.layerChanged(id, spatial: nil))
+            if c.producer.kind == .video { events.append(.layerChanged(id, spatial: nil)) }
         }
         requestKeyframeIfNeeded(c, now: now)
     }
@@ -433,7 +433,8 @@ public final class Router {
             if let d = info.vp8Descriptor { consumer.vp8.switchSource(keyFrame: d) }
             consumer.layers.switched(to: stream.layer)
             consumer.counters.layerSwitches += 1
-            events.append(.layerChanged(consumer.id, spatial: stream.layer))
+            // Layers are a video notion: an audio consumer's start is no layer change (PROTOCOL.md §5).
+            if consumer.producer.kind == .video { events.append(.layerChanged(consumer.id, spatial: stream.layer)) }
         }
         if let tid = info.temporalLayer {
             if info.isStartOfFrame { consumer.layers.frameStarted(temporalLayer: tid, layerSync: info.layerSync) }

@@ -185,7 +185,7 @@ public protocol RouterOutput: AnyObject {
 public enum RouterEvent: Hashable, Sendable {
     /// The dominant speaker of the room changed (nil: nobody speaks).
     case activeSpeaker(ProducerID?)
-    /// A consumer now forwards another spatial layer (or none).
+    /// A video consumer now forwards another spatial layer (or none).
     case layerChanged(ConsumerID, spatial: Int?)
     /// A producer's stream started arriving from a new SSRC (e.g. the publisher restarted its encoder).
     case producerSSRCChanged(ProducerID, layer: Int)

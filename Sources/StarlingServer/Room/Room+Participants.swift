@@ -447,12 +447,20 @@ extension Room {
         unpublishTrack(track.id)
     }
 
+    /// Adds a track to a participant's subscribing connection. When it cannot be added (the connection holds
+    /// its maximum of m-lines, or no payload type is left), the participant is told with `subscriptionFailed`.
     private func subscribe(_ participant: ParticipantState, to track: TrackState) {
         guard participant.identity.grants.subscribe, let subscriber = participant.subscriber, track.participantID != participant.id,
-            participant.subscriptions[track.id] == nil,
-            let mid = try? subscribe(subscriber, to: track.producer, streamID: track.participantID, trackID: track.id)
+            participant.subscriptions[track.id] == nil
         else { return }
-        participant.subscriptions[track.id] = mid
+        do {
+            participant.subscriptions[track.id] = try subscribe(
+                subscriber, to: track.producer, streamID: track.participantID, trackID: track.id)
+        } catch {
+            logger.warning(
+                "subscription failed", metadata: ["room": "\(id)", "participant": "\(participant.id)", "error": "\(error)"])
+            participant.send(SignalingCodec.event("subscriptionFailed", ["trackId": track.id, "message": "\(error)"]))
+        }
     }
 
     /// Sends the participant its next subscriber offer when one is due.

@@ -301,7 +301,8 @@ actor Room {
         nextTransport += 1
         let negotiation = SubscriberNegotiation(
             local: ICECredentials.random(), fingerprint: fingerprint, candidateAddresses: candidateAddresses,
-            port: socket.port, tcpPort: socket.tcpPort, cname: "starling", dataChannels: dataChannels, maxMessageSize: options.data.maxMessageBytes)
+            port: socket.port, tcpPort: socket.tcpPort, cname: "starling", dataChannels: dataChannels,
+            maxMessageSize: options.data.maxMessageBytes, maxLines: limits.tracksPerRoom)
         subscribers[tid] = (negotiation, socket.channel, socket.owned, nil)
         return tid
     }

@@ -9,7 +9,10 @@ import StarlingWire
 /// SSRC and msid.
 ///
 /// Payload types are ours: one per distinct codec configuration (name, clock rate, channels, fmtp) across
-/// the whole session, so that bundled m-lines never give one payload type two meanings (RFC 8843 §9.1).
+/// the whole session, so that bundled m-lines never give one payload type two meanings (RFC 8843 §9.1),
+/// from the dynamic range 96-127 and then 35-63 (the ranges RFC 5761 §4 leaves to RTP with RTCP
+/// multiplexing). The session holds at most `maxLines` media m-lines (the room's track limit), so an offer,
+/// and the client's answer, stays within what signaling accepts.
 struct SubscriberNegotiation {
     struct Line {
         var mid: String
@@ -66,6 +69,8 @@ struct SubscriberNegotiation {
     private var version: UInt64 = 0
     private var payloadTypes: [String: (pt: UInt8, rtx: UInt8?)] = [:]
     private var nextPayloadType: UInt8 = 96
+    /// Media m-lines the session may hold.
+    let maxLines: Int
     /// Whether lines changed since the last offer.
     private(set) var needsOffer = false
     /// The revision of the offer waiting for its answer, if any, and its lines as offered (lines may change
@@ -82,9 +87,10 @@ struct SubscriberNegotiation {
     init(
         local: ICECredentials, fingerprint: SDP.Fingerprint, candidateAddresses: [String], port: Int, tcpPort: Int? = nil,
         cname: String,
-        dataChannels: Bool = false, maxMessageSize: Int = 262_144
+        dataChannels: Bool = false, maxMessageSize: Int = 262_144, maxLines: Int = 48
     ) {
         self.local = local
+        self.maxLines = maxLines
         self.maxMessageSize = maxMessageSize
         if dataChannels {
             data = DataLine()
@@ -100,12 +106,17 @@ struct SubscriberNegotiation {
         producer: ProducerID, kind: SDP.MediaKind, codec: SDP.Codec, rtx: Bool, streamID: String, trackID: String,
         newSSRC: () -> UInt32
     ) throws(Failure) -> String {
+        let reusable = lines.firstIndex(where: { $0.producer == nil && $0.kind == kind })
+        guard reusable != nil || lines.count < maxLines else {
+            throw Failure(description: "the subscribing connection holds its maximum of \(maxLines) tracks (limits.tracksPerRoom)")
+        }
         let signature = "\(codec.name.lowercased())/\(codec.clockRate)/\(codec.channels ?? 1)/\(codec.formatParameters ?? "")"
         if payloadTypes[signature] == nil {
             let wantsRTX = rtx && kind == .video
-            guard nextPayloadType + (wantsRTX ? 1 : 0) <= 127 else { throw Failure(description: "out of payload types") }
-            payloadTypes[signature] = (nextPayloadType, wantsRTX ? nextPayloadType + 1 : nil)
-            nextPayloadType += wantsRTX ? 2 : 1
+            guard let pt = takePayloadType(), let rtxPT = wantsRTX ? takePayloadType() : 0 else {
+                throw Failure(description: "out of payload types: the room's tracks use too many codec configurations")
+            }
+            payloadTypes[signature] = (pt, wantsRTX ? rtxPT : nil)
         }
         let (pt, rtxPT) = payloadTypes[signature]!
         var ours = codec
@@ -118,7 +129,7 @@ struct SubscriberNegotiation {
             rtxSSRC: rtxPT == nil ? nil : newSSRC(), streamID: streamID, trackID: trackID, consumer: nil)
         needsOffer = true
         // Reuse an inactive line of the same kind (its mid stays), else append one.
-        if let i = lines.firstIndex(where: { $0.producer == nil && $0.kind == kind }) {
+        if let i = reusable {
             let mid = lines[i].mid
             lines[i] = line
             lines[i].mid = mid
@@ -128,6 +139,14 @@ struct SubscriberNegotiation {
         fresh.mid = String(lines.count)
         lines.append(fresh)
         return fresh.mid
+    }
+
+    /// The next free dynamic payload type: 96-127, then 35-63 (RFC 5761 §4); nil when none is left.
+    private mutating func takePayloadType() -> UInt8? {
+        guard nextPayloadType != 0 else { return nil }
+        let pt = nextPayloadType
+        nextPayloadType = pt == 127 ? 35 : pt == 63 ? 0 : pt + 1
+        return pt
     }
 
     /// Stops sending `producer`: its line goes inactive. Returns the consumer to remove, if it had one.

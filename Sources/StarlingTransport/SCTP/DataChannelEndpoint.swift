@@ -275,6 +275,9 @@ public final class DataChannelEndpoint {
         }
     }
 
+    /// The longest label and protocol of a channel the peer opens.
+    static let maxLabelBytes = 1024
+
     private func receiveDCEP(stream: UInt16, data: [UInt8]) {
         let message: DCEPMessage
         do {
@@ -297,6 +300,13 @@ public final class DataChannelEndpoint {
             let peerParity: UInt16 = isDTLSClient ? 1 : 0
             guard stream % 2 == peerParity, channels[stream] == nil else {
                 refuse(stream, "an OPEN on stream \(stream), which the peer may not open")
+                try? association.resetStreams([stream])
+                return
+            }
+            // RFC 8832 §5.1 lets a label and protocol be 64 KiB each; we keep at most `maxLabelBytes` of
+            // each per channel, so a peer opening every stream cannot make us hold 128 MiB of names.
+            guard open.label.utf8.count <= Self.maxLabelBytes, open.protocol.utf8.count <= Self.maxLabelBytes else {
+                refuse(stream, "an OPEN whose label or protocol is over \(Self.maxLabelBytes) bytes")
                 try? association.resetStreams([stream])
                 return
             }

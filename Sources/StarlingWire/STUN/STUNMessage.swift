@@ -270,14 +270,20 @@ public struct STUNMessage: WireCodable, Hashable, CustomStringConvertible {
 
     /// Types of counted attributes this implementation does not understand in the comprehension-required
     /// range 0x0000...0x7FFF, without repeats: a request carrying any gets a 420 response listing them in
-    /// UNKNOWN-ATTRIBUTES (RFC 8489 §6.3.1.1).
+    /// UNKNOWN-ATTRIBUTES (RFC 8489 §6.3.1.1). At most `maxUnknownAttributesListed` are listed (linear in the
+    /// message however many it carries).
     public var unknownComprehensionRequiredAttributes: [UInt16] {
         var result: [UInt16] = []
-        for case .unknown(let type, _) in countedAttributes where type < 0x8000 && !result.contains(type) {
-            result.append(type)
+        var seen: Set<UInt16> = []
+        for case .unknown(let type, _) in countedAttributes where type < 0x8000 {
+            guard result.count < Self.maxUnknownAttributesListed else { break }
+            if seen.insert(type).inserted { result.append(type) }
         }
         return result
     }
+
+    /// The most unknown attribute types a 420 response lists.
+    public static let maxUnknownAttributesListed = 32
 
     public var description: String {
         "STUN \(type) \(transactionID) [" + attributes.map { $0.type.description }.joined(separator: ", ") + "]"

@@ -116,6 +116,18 @@ import Testing
         #expect(packet.payload == [1, 2, 3])
     }
 
+    /// Layers are a video notion: an audio consumer starting (or pausing) reports no layerChanged, which
+    /// PROTOCOL.md defines for video tracks only.
+    @Test func audioConsumersReportNoLayerChanges() throws {
+        let (router, capture) = try Self.audioRoom(subscriberLevelID: 1)
+        Self.send(Self.audio(1, elements: [.init(id: 1, value: [0x85])]), to: router, at: Instant.zero + .milliseconds(10))
+        #expect(capture.rtp.count == 1)
+        try router.setPreferences(ConsumerID(2), spatialLayer: nil, temporalLayer: nil, paused: true, now: Instant.zero + .milliseconds(20))
+        var events: [RouterEvent] = []
+        while let e = router.pollEvent() { events.append(e) }
+        #expect(!events.contains { if case .layerChanged = $0 { true } else { false } }, "\(events)")
+    }
+
     static func element(_ id: UInt8, of packet: RTPPacket) -> [UInt8]? {
         guard case .elements(_, let elements) = packet.headerExtension else { return nil }
         return elements.first { $0.id == id }?.value
