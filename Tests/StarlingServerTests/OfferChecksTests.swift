@@ -81,6 +81,26 @@ import Testing
         return Self.head + Self.video(mid: "0", extra: lines + "a=simulcast:send \(rids.joined(separator: ";"))\r\n")
     }
 
+    /// `count` sending video sections in one BUNDLE group.
+    static func bundled(_ count: Int) -> String {
+        Self.head + "a=group:BUNDLE \((0..<count).map(String.init).joined(separator: " "))\r\n"
+            + (0..<count).map { Self.video(mid: "\($0)") }.joined()
+    }
+
+    /// Without a BUNDLE group only the first section is answered (the others would each need a transport of
+    /// their own), and the answer has no group the offer did not ask for (RFC 8843 §7.3); sections outside
+    /// the offer's group are rejected.
+    @Test func onlyTheOfferedBundleIsAccepted() throws {
+        let unbundled = Self.head + Self.video(mid: "a") + Self.video(mid: "b")
+        let plan = try Self.answer(unbundled)
+        #expect(plan.published.map(\.mid) == ["a"])
+        #expect(plan.answer.bundleGroups.isEmpty && plan.answer.media[1].isRejected)
+        let partly = Self.head + "a=group:BUNDLE a\r\n" + Self.video(mid: "a") + Self.video(mid: "b")
+        let partlyPlan = try Self.answer(partly)
+        #expect(partlyPlan.published.map(\.mid) == ["a"] && partlyPlan.answer.media[1].isRejected)
+        #expect(partlyPlan.answer.bundleGroups.first?.mids == ["a"])
+    }
+
     @Test func simulcastEncodingsAreBoundedUniqueAndDeclared() throws {
         #expect(try Self.answer(Self.simulcast(["q", "h", "f"])).published.first?.parameters.encodings.count == 3)
         let many = (0..<48).map { "r\($0)" }
@@ -100,16 +120,16 @@ import Testing
     }
 
     @Test func mediaSectionsAndSendingSectionsAreBounded() throws {
-        let forty = Self.head + (0..<40).map { Self.video(mid: "\($0)") }.joined()
+        let forty = Self.bundled(40)
         do {
             _ = try Self.answer(forty)
             Issue.record("40 sending m-lines were accepted")
         } catch let error as RoomAnswer.Unanswerable {
             #expect(error.isLimit)
         }
-        let nine = Self.head + (0..<9).map { Self.video(mid: "\($0)") }.joined()
+        let nine = Self.bundled(9)
         #expect(throws: RoomAnswer.Unanswerable.self) { try Self.answer(nine) }
-        let eight = Self.head + (0..<8).map { Self.video(mid: "\($0)") }.joined()
+        let eight = Self.bundled(8)
         #expect(try Self.answer(eight).published.count == 8)
         #expect(throws: RoomAnswer.Unanswerable.self) {
             try Self.answer(eight, limits: OfferLimits(mediaSections: 4, sendingSections: 8, simulcastLayers: 4))

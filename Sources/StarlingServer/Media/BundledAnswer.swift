@@ -117,9 +117,10 @@ struct BundledAnswer {
         return section
     }
 
-    /// Ends the session: the BUNDLE group of the accepted mids first (RFC 8843 §7.3) and the msid semantic.
-    static func finish(_ answer: inout SessionDescription, bundled: [String], streamIDs: [String]) {
-        answer.attributes.insert(.group(SDP.Group(semantics: .bundle, mids: bundled)), at: 0)
+    /// Ends the session: the BUNDLE group of the accepted mids first (RFC 8843 §7.3), when the offer had one,
+    /// and the msid semantic.
+    static func finish(_ answer: inout SessionDescription, bundled: [String]?, streamIDs: [String]) {
+        if let bundled { answer.attributes.insert(.group(SDP.Group(semantics: .bundle, mids: bundled)), at: 0) }
         answer.attributes.append(.msidSemantic(SDP.MSIDSemantic(semantic: "WMS", identifiers: streamIDs)))
     }
 }

@@ -75,11 +75,19 @@ struct RoomAnswer {
         var published: [Published] = []
         var subscribed: [Subscribed] = []
         var streamIDs: [String] = []
-        let offeredBundle = Set(offer.bundleGroups.flatMap(\.mids))
+        // Everything we accept shares one transport, the one of the offer's first live section: with a BUNDLE
+        // group, the sections of that group (RFC 8843 §7.3: no others can join it in an answer, and a
+        // bundle-only section outside it has no transport, §6); without one, that section alone (the others
+        // would each need a transport of their own, which we do not give).
+        let firstMid = offer.media.first(where: { !$0.isRejected })?.mid
+        let bundle: Set<String>? = firstMid.flatMap { mid in offer.bundleGroup(containing: mid).map { Set($0.mids) } }
         for m in offer.media {
             guard let mid = m.mid else { throw Unanswerable(description: "m=\(m.kind) without a=mid") }
-            // A bundle-only section outside the BUNDLE group has no transport at all (RFC 8843 §6).
-            if m.isBundleOnly, !offeredBundle.contains(mid) {
+            if let bundle, !bundle.contains(mid) {
+                answer.media.append(BundledAnswer.rejected(m, mid: mid))
+                continue
+            }
+            if bundle == nil, mid != firstMid {
                 answer.media.append(BundledAnswer.rejected(m, mid: mid))
                 continue
             }
@@ -193,7 +201,7 @@ struct RoomAnswer {
         guard active > 0 else {
             throw Unanswerable(description: "the offer has no m-line with a codec we forward (Opus, VP8, VP9, H.264, AV1)")
         }
-        BundledAnswer.finish(&answer, bundled: bundled, streamIDs: streamIDs)
+        BundledAnswer.finish(&answer, bundled: bundle == nil ? nil : bundled, streamIDs: streamIDs)
         self.answer = answer
         self.transport = transport
         self.published = published
