@@ -81,6 +81,35 @@ import Testing
         #expect(noSecret.map(\.key) == ["turn.secret"], "\(noSecret)")
     }
 
+    /// A server others can reach refuses development tokens, a short or example TURN secret and example
+    /// keys; on loopback (make run) they are fine.
+    @Test func exposedServersRefuseDevelopmentTokensAndWeakSecrets() async throws {
+        let weak = ["STARLING_AUTH_DEV_TOKENS": "true", "STARLING_TURN_URLS": "turn:t.example.com", "STARLING_TURN_SECRET": "short"]
+        let (_, local) = try await ConfigurationLoader.validate(path: nil, environment: weak)
+        #expect(local.isEmpty, "\(local)")
+        let (_, exposed) = try await ConfigurationLoader.validate(
+            path: nil, environment: weak.merging(["STARLING_HTTP_HOST": "0.0.0.0"]) { a, _ in a })
+        #expect(Set(exposed.map(\.key)) == ["auth.devTokens", "turn.secret"], "\(exposed)")
+        let (_, example) = try await ConfigurationLoader.validate(
+            path: nil,
+            environment: [
+                "STARLING_HTTP_HOST": "192.0.2.10", "STARLING_TURN_URLS": "turn:t.example.com",
+                "STARLING_TURN_SECRET": "change-this-shared-secret",
+            ])
+        #expect(example.map(\.key) == ["turn.secret"], "\(example)")
+        let (_, good) = try await ConfigurationLoader.validate(
+            path: nil,
+            environment: [
+                "STARLING_HTTP_HOST": "0.0.0.0", "STARLING_TURN_URLS": "turn:t.example.com",
+                "STARLING_TURN_SECRET": "9c1d0e7f3a5b42c8a6e1d4f70b3c9e25",
+            ])
+        #expect(good.isEmpty, "\(good)")
+        // And the limits' consistency: a message limit too small for the SDP limit.
+        let (_, tight) = try await ConfigurationLoader.validate(
+            path: nil, environment: ["STARLING_SIGNALING_MAX_MESSAGE_BYTES": "65536"])
+        #expect(tight.map(\.key) == ["signaling.maxMessageBytes"], "\(tight)")
+    }
+
     @Test func invalidEnvironmentValueIsReported() async throws {
         let (_, issues) = try await ConfigurationLoader.validate(path: nil, environment: ["STARLING_HTTP_PORT": "eighty"])
         #expect(issues == [ConfigIssue(key: "http.port", reason: "expected an integer, got 'eighty'")])

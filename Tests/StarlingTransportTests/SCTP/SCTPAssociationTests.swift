@@ -1,3 +1,4 @@
+import Foundation
 import StarlingTransport
 import Testing
 
@@ -184,4 +185,85 @@ extension SCTPTests {
         #expect(link.messages(link.eventsB).map { String(decoding: $0.data, as: UTF8.self) } == ["still here"])
     }
 }
+}
+
+extension SCTPTests {
+    /// usrsctp's timers are process-wide: a timer advanced from one thread (one media loop) runs the output
+    /// of associations owned by another. Two links, each driven by a thread of its own on the real clock,
+    /// exchange messages at once; their packets must reach the right association, whole, with no data race
+    /// (this is the test the data-channel suites run under ThreadSanitizer).
+    @Suite struct ConcurrentAssociationTests {
+        final class Driver: @unchecked Sendable {
+            let link: AssociationTests.Link
+            var received = 0
+            init() throws { link = try AssociationTests.Link() }
+
+            static func clock() -> Instant { Instant(nanoseconds: Int64(clamping: DispatchTime.now().uptimeNanoseconds)) }
+
+            func step(dropEvery: Int) {
+                let now = Self.clock()
+                link.a.handleTimeout(now: now)
+                link.b.handleTimeout(now: now)
+                var moved = true
+                while moved {
+                    moved = false
+                    while let p = link.a.pollTransmit() {
+                        moved = true
+                        link.sent += 1
+                        if link.sent % dropEvery != 0 { link.b.handlePacket(p, now: now) }
+                    }
+                    while let p = link.b.pollTransmit() {
+                        moved = true
+                        link.sent += 1
+                        if link.sent % dropEvery != 0 { link.a.handlePacket(p, now: now) }
+                    }
+                }
+                while let e = link.b.pollEvent() { if case .message = e { received += 1 } }
+                while link.a.pollEvent() != nil {}
+            }
+
+            func run(messages: Int) throws {
+                try link.a.connect(now: Self.clock())
+                try link.b.connect(now: Self.clock())
+                for _ in 0..<200 where link.a.state != .connected || link.b.state != .connected {
+                    step(dropEvery: 1_000_000)
+                    usleep(1000)
+                }
+                // One message, then 250 ms of stepping: each message is a lone packet, so its delayed ack goes out
+                // when usrsctp's 200 ms timer fires, from whichever thread advances the timers first.
+                for i in 0..<messages {
+                    try link.a.send([UInt8](repeating: UInt8(i & 0xFF), count: 600), stream: 1, ppid: 53)
+                    let until = Self.clock() + .milliseconds(250)
+                    while Self.clock() < until {
+                        step(dropEvery: Int.max)
+                        usleep(200)
+                    }
+                }
+            }
+        }
+
+        @Test func associationsOnTwoThreadsKeepTheirPacketsApart() throws {
+            let drivers = [try Driver(), try Driver()]
+            let group = DispatchGroup()
+            let failures = NIOLockedCounter()
+            for driver in drivers {
+                group.enter()
+                Thread.detachNewThread {
+                    do { try driver.run(messages: 8) } catch { failures.increment() }
+                    group.leave()
+                }
+            }
+            #expect(group.wait(timeout: .now() + 60) == .success)
+            #expect(failures.value == 0)
+            for driver in drivers { #expect(driver.received == 8, "\(driver.received) of 8 messages") }
+        }
+    }
+}
+
+/// A lock-protected counter for the threads of a test.
+final class NIOLockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+    func increment() { lock.withLock { count += 1 } }
+    var value: Int { lock.withLock { count } }
 }
