@@ -2,12 +2,15 @@
 SHELL := /bin/bash
 SYSTEM_PACKAGES := libssl-dev libsrtp2-dev libopus-dev libvpx-dev libusrsctp-dev pkg-config curl
 # What the interop tests add: Chromium and its driver from Debian, unshare/ip for the loopback-only namespace,
-# nftables (the ICE-TCP and TURN tests drop UDP), coturn (turnserver) and openssl (its TLS certificate) for the TURN test.
-TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux nftables coturn openssl firefox-esr
+# nftables (the ICE-TCP and TURN tests drop UDP), coturn (turnserver) and openssl (its TLS certificate) for the TURN test,
+# Firefox ESR, and GStreamer's webrtcbin with libnice and the Python bindings for /usr/bin/python3 (gstreamer_echo.py).
+TEST_SYSTEM_PACKAGES := chromium chromium-driver iproute2 util-linux nftables coturn openssl firefox-esr \
+	gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-nice python3-gst-1.0 \
+	gir1.2-gst-plugins-bad-1.0
 SWIFT ?= swift
 FUZZ_SECONDS ?= 20
 
-.PHONY: all deps test-deps build build-release run test unit-tests smoke load-smoke interop fuzz bench bench-data bench-vs-janus clean
+.PHONY: all deps test-deps build build-release run test unit-tests smoke load-smoke interop fuzz bench bench-data bench-vs-janus soak tsan-data clean
 
 all: build
 
@@ -70,6 +73,7 @@ interop: test-deps unit-tests
 	python3 Tests/Interop/codecs_chromium.py --binary .build/debug/starling
 	python3 Tests/Interop/firefox_chromium.py --binary .build/debug/starling
 	python3 Tests/Interop/adversarial.py --binary .build/debug/starling
+	python3 Tests/Interop/gstreamer_echo.py --binary .build/debug/starling
 
 ## libFuzzer targets (Fuzz/), each run for FUZZ_SECONDS (default 20); crashes fail the run.
 fuzz: deps
@@ -98,5 +102,22 @@ bench-vs-janus: deps
 	$(SWIFT) build -c release --product starling-load
 	python3 Benchmarks/vs-janus/bench_vs_janus.py
 
+## Soak: SOAK_MINUTES (default 30) of starling-load churn against the release build after a 2-minute warm-up, rooms
+## and participants joining and leaving, in a network namespace of its own; fails unless the server's idle RSS, open
+## descriptors, rooms, participants and transports come back to the baseline (docs/LOAD.md). Writes
+## Benchmarks/results/soak-<date>.md and .csv. Not part of `make test`.
+SOAK_MINUTES ?= 30
+soak: deps
+	$(SWIFT) build -c release --product starling
+	$(SWIFT) build -c release --product starling-load
+	python3 scripts/soak.py --binary .build/release/starling --load .build/release/starling-load --minutes $(SOAK_MINUTES)
+
+## The data-channel suites (usrsctp, DCEP, the relay, the data-room simulation, associations on two threads) built with
+## ThreadSanitizer in .build-tsan: fails on any TSan report. Not part of `make test` (a separate build of everything).
+tsan-data: deps
+	$(SWIFT) build --build-tests --sanitize=thread --scratch-path .build-tsan
+	TSAN_OPTIONS="halt_on_error=1" $(SWIFT) test --skip-build --scratch-path .build-tsan \
+		--filter "SCTPTests|DataChannelEndpointTests|DataChannelsOverDTLSTests|DataRelayTests|DataRoomSimulationTests"
+
 clean:
-	rm -rf .build Fuzz/.build Benchmarks/.build
+	rm -rf .build Fuzz/.build Benchmarks/.build .build-tsan

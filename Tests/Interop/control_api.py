@@ -123,6 +123,8 @@ class Server(StarlingProcess):
                 "STARLING_MEDIA_UDP_PORT": "0", "STARLING_MEDIA_EVENT_LOOPS": "1",
                 "STARLING_CONTROL_API_KEY": api_key, "STARLING_AUTH_JWT_SECRET": jwt_secret,
                 "STARLING_SIGNALING_MAX_MESSAGE_BYTES": str(MAX_MESSAGE), "STARLING_SHUTDOWN_GRACE_PERIOD_SECONDS": "1",
+                # The message limit must hold the largest SDP accepted (check-config says so otherwise).
+                "STARLING_LIMITS_SDP_BYTES": str(MAX_MESSAGE // 2),
             }, log_prefix="starling-control-", clean_env=True, startup_seconds=15, stop_seconds=5)
         except RuntimeError as e:
             raise Failure(str(e))
@@ -189,7 +191,8 @@ class HTTP:
 
 
 METHOD_NAMES = ["createRoom", "listRooms", "getRoom", "closeRoom", "listParticipants", "removeParticipant",
-                "muteTrack", "createToken", "getStats", "sendData", "authenticate", "subscribe", "unsubscribe"]
+                "muteTrack", "createToken", "getStats", "getServerStats", "sendData", "authenticate", "subscribe",
+                "unsubscribe"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -471,8 +474,13 @@ async def main_server(c, server):
     c.expect(len(people.get("ada", {}).get("tracks", [])) == 2 and people.get("ada", {}).get("name") == "Ada Lovelace",
              f"ada in listParticipants: {people.get('ada')}")
     await demo.call("listParticipants", {"room": "demo"})
+    r = await http.call("getServerStats", {})
+    c.expect(r and r["rooms"] >= 1 and r["participants"] >= 3 and len(r["mediaLoops"]) >= 1 and "httpConnections" in r,
+             f"getServerStats: {r}")
     r = await http.call("getStats", {"room": "demo"})
     c.expect(r and len(r["participants"]) == 3, f"getStats: {r}")
+    r = await demo.call("getServerStats", {})
+    c.expect(r and r["signalingSessions"] >= 3, f"getServerStats over JSON-RPC: {r}")
     r = await demo.call("getStats", {"room": "demo", "participantId": ada.id})
     c.expect(r and [x["participantId"] for x in r["participants"]] == [ada.id]
              and len(r["participants"][0]["published"]) == 2, f"getStats of ada: {r}")

@@ -16,7 +16,7 @@ struct ControlAPI: Sendable {
 
     static let methods = [
         "createRoom", "listRooms", "getRoom", "closeRoom", "listParticipants", "removeParticipant", "muteTrack",
-        "createToken", "getStats", "sendData",
+        "createToken", "getStats", "getServerStats", "sendData",
     ]
 
     /// Compares the presented key with the configured one in time independent of where they differ.
@@ -87,6 +87,8 @@ struct ControlAPI: Sendable {
                 return ["trackId": .string(track), "muted": .bool(muted)]
             case "createToken":
                 return try createToken(p)
+            case "getServerStats":
+                return await media.serverStats()
             case "getStats":
                 let room = try room(p)
                 return try await room.stats(participant: try p.optionalString("participantId", maxBytes: 128))

@@ -1,4 +1,5 @@
 import Logging
+import StarlingAPI
 import NIOCore
 import NIOPosix
 import StarlingNIO
@@ -247,6 +248,16 @@ actor MediaLoop {
     }
 
     var peerCount: Int { peers.count }
+
+    /// What the loop holds and has counted, for `getServerStats`.
+    var stats: JSONValue {
+        [
+            "index": .int(index), "peers": .int(peers.count), "knownAddresses": .int(peersByAddress.count),
+            "tcpConnections": .int(streams.count), "datagramsIn": .int(counters.datagramsIn),
+            "unmatchedDatagrams": .int(counters.unmatchedDatagrams), "tcpConnectionsAccepted": .int(counters.streamsAccepted),
+            "tcpConnectionsRefused": .int(counters.streamsRefused), "datagramsOut": .int(writer.counters.datagramsOut),
+        ]
+    }
 
     // MARK: - Datagram path (synchronous, on the loop)
 

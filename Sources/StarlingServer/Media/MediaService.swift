@@ -1,4 +1,5 @@
 import Foundation
+import StarlingAPI
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
@@ -251,6 +252,42 @@ public final class MediaService: Service, Sendable {
 
     /// Echo sessions open now.
     var echoSessionCount: Int { echoSessions.withLockedValue { $0.count } }
+
+    /// The whole server's holdings and counters (`getServerStats`): what an operator watches for leaks and
+    /// abuse (docs/OPERATIONS.md).
+    func serverStats() async -> JSONValue {
+        var rooms = 0
+        var participants = 0
+        var transports = 0
+        var producers = 0
+        var consumers = 0
+        for id in roomIDs {
+            guard let room = existingRoom(id) else { continue }
+            let h = await room.holdings
+            rooms += 1
+            participants += h.participants
+            transports += h.transports
+            producers += h.producers
+            consumers += h.consumers
+        }
+        var loopStats: [JSONValue] = []
+        for loop in loops { loopStats.append(await loop.stats) }
+        var result: [String: JSONValue] = [
+            "rooms": .int(rooms), "participants": .int(participants), "transports": .int(transports),
+            "producers": .int(producers), "consumers": .int(consumers), "echoSessions": .int(echoSessionCount),
+            "signalingSessions": .int(signalingSessions.withLockedValue { $0 }), "draining": .bool(isDraining),
+            "mediaLoops": .array(loopStats),
+        ]
+        if let table = httpConnections {
+            let c = table.counters
+            result["httpConnections"] = [
+                "open": .int(table.openConnections), "accepted": .int(c.accepted), "refusedTotal": .int(c.refusedTotal),
+                "refusedPerAddress": .int(c.refusedPerAddress), "requestTimeouts": .int(c.requestTimeouts),
+                "idleTimeouts": .int(c.idleTimeouts),
+            ]
+        }
+        return .object(result)
+    }
 
     /// Ends an echo session (DELETE /v1/echo/{id}); false when unknown.
     func endEchoSession(id: String) async -> Bool {

@@ -75,6 +75,11 @@ extension Room {
     /// Statistics of the room, or of one participant: per published track and layer what arrives (bitrate,
     /// packets, loss, jitter, keyframes), per received track what is sent (layer, bitrate, loss and jitter the
     /// receiver reports, RTT, NACKs and keyframe requests), per connection the RTT and the send-side estimate.
+    /// What the room holds, for `getServerStats`: participants, transports, producers, consumers.
+    var holdings: (participants: Int, transports: Int, producers: Int, consumers: Int) {
+        (people.participants.count, transports.count, router.producerCount, router.consumerCount)
+    }
+
     func stats(participant only: String?) throws -> JSONValue {
         if let only, people.participants[only] == nil { throw RoomError.notFound("no participant \(only)") }
         let now = MediaLoop.now()
