@@ -50,16 +50,6 @@ POLL = 0.25
 ARTIFACTS = os.path.join(ROOT, "artifacts", "codecs-chromium")
 
 # Before the web app's script runs: remember every RTCPeerConnection the page makes (for getStats and the SDPs).
-RECORD_PEER_CONNECTIONS = """
-(() => {
-  const Native = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
-})();
-"""
-
 # The subscriber page has no camera or microphone: the app then joins to watch only (it says so in a notice).
 WATCH_ONLY = """
 (() => {
@@ -126,18 +116,9 @@ class Page(Browser):
     def __init__(self, name, watch_only=False):
         super().__init__(name)
         self.query = ""
-        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_PEER_CONNECTIONS})
+        self.record_peer_connections()
         if watch_only:
             self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": WATCH_ONLY})
-
-    def open_form(self, url, room):
-        from selenium.webdriver.common.by import By
-
-        self.driver.get(f"{url}/{self.query}")
-        for field, value in (("name-input", self.name), ("room-input", room)):
-            el = self.driver.find_element(By.ID, field)
-            el.clear()
-            el.send_keys(value)
 
     def page_stats(self):
         r = self.js_async(PAGE_STATS)

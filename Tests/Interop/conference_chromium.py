@@ -74,8 +74,22 @@ class Starling(StarlingProcess):
             raise Failure(str(e))
 
 
+# Keeps every RTCPeerConnection the page makes in window.__pcs (install before the page loads).
+RECORD_PEER_CONNECTIONS = """
+(() => {
+  const Native = window.RTCPeerConnection;
+  window.__pcs = [];
+  window.RTCPeerConnection = class extends Native {
+    constructor(...args) { super(...args); window.__pcs.push(this); }
+  };
+})();
+"""
+
+
 class Browser:
-    """One headless Chromium session on the web app."""
+    """One headless Chromium session on the web app. `query` (e.g. "?codec=vp9") is added to the page's address."""
+
+    query = ""
 
     def __init__(self, name, extra_flags=()):
         from selenium import webdriver
@@ -105,11 +119,15 @@ class Browser:
         self.open_form(url, room)
         self.click("join-button")
 
+    def record_peer_connections(self):
+        """From the next page load on, the page's RTCPeerConnections are in window.__pcs."""
+        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_PEER_CONNECTIONS})
+
     def open_form(self, url, room):
         """Loads the web app and fills its join form (name, room), as a person would, without joining yet."""
         from selenium.webdriver.common.by import By
 
-        self.driver.get(url + "/")
+        self.driver.get(f"{url}/{self.query}")
         for field, value in (("name-input", self.name), ("room-input", room)):
             el = self.driver.find_element(By.ID, field)
             el.clear()

@@ -63,16 +63,6 @@ REALM = "starling.test"
 RELAY_PORTS = (49160, 49200)
 
 # Before the web app's script runs: remember every RTCPeerConnection the page makes, for getStats below.
-RECORD_PEER_CONNECTIONS = """
-(() => {
-  const Native = window.RTCPeerConnection;
-  window.__pcs = [];
-  window.RTCPeerConnection = class extends Native {
-    constructor(...args) { super(...args); window.__pcs.push(this); }
-  };
-})();
-"""
-
 # Per live peer connection: its role, its configuration, and its selected candidate pair's two ends.
 SELECTED_PAIRS = """
 const out = [];
@@ -334,16 +324,7 @@ class RelayBrowser(Browser):
     def __init__(self, name, query="", extra_flags=()):
         super().__init__(name, extra_flags)
         self.query = query
-        self.driver.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": RECORD_PEER_CONNECTIONS})
-
-    def open_form(self, url, room):
-        from selenium.webdriver.common.by import By
-
-        self.driver.get(f"{url}/{self.query}")
-        for field, value in (("name-input", self.name), ("room-input", room)):
-            el = self.driver.find_element(By.ID, field)
-            el.clear()
-            el.send_keys(value)
+        self.record_peer_connections()
 
     def selected_pairs(self):
         pairs = self.js_async(SELECTED_PAIRS)
