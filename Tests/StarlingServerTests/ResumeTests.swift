@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import NIOPosix
 import Testing
 
@@ -47,6 +48,26 @@ import Testing
                 candidateAddresses: addresses)
         }
         await media.closeRoom("resume")
+        for loop in media.loops { await loop.stop() }
+    }
+
+    /// Rooms are bounded too (`limits.rooms`): one more is refused, an existing one still opens, and a closed
+    /// one frees its place.
+    @Test func roomsAreBounded() async throws {
+        var configuration = StarlingConfiguration()
+        configuration.media.udpPort = 0
+        configuration.media.tcpPort = 0
+        configuration.media.eventLoops = 1
+        configuration.limits.rooms = 2
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        _ = try await media.openRoom("one")
+        _ = try await media.openRoom("two")
+        await #expect(throws: MediaService.RoomLimitReached.self) { _ = try await media.openRoom("three") }
+        #expect(try await !media.openRoom("two").created)
+        await media.closeRoom("one")
+        #expect(try await media.openRoom("three").created)
+        for id in ["two", "three"] { await media.closeRoom(id) }
         for loop in media.loops { await loop.stop() }
     }
 }

@@ -27,7 +27,7 @@ public enum ConfigurationLoader {
         "signaling.joinTimeoutSeconds",
         "rooms.maxParticipants", "rooms.emptyTimeoutSeconds", "control.apiKey", "control.authenticationTimeoutSeconds",
         "echo.enabled", "echo.token", "echo.maxSessions", "echo.maxSessionsPerAddress", "echo.sessionSeconds",
-        "limits.sdpBytes", "limits.mediaSectionsPerOffer", "limits.sendingSectionsPerOffer", "limits.simulcastLayers",
+        "limits.rooms", "limits.sdpBytes", "limits.mediaSectionsPerOffer", "limits.sendingSectionsPerOffer", "limits.simulcastLayers",
         "limits.tracksPerParticipant", "limits.tracksPerRoom", "limits.inboundSSRCsPerTransport",
         "limits.retransmissionsPerSecond",
         "turn.urls", "turn.secret", "turn.credentialSeconds",
@@ -164,6 +164,7 @@ public enum ConfigurationLoader {
         config.echo.maxSessionsPerAddress = reader.int(
             "echo.maxSessionsPerAddress", default: config.echo.maxSessionsPerAddress, in: 1...100_000)
         config.echo.sessionSeconds = reader.double("echo.sessionSeconds", default: config.echo.sessionSeconds, in: 1...86_400)
+        config.limits.rooms = reader.int("limits.rooms", default: config.limits.rooms, in: 1...1_000_000)
         config.limits.sdpBytes = reader.int("limits.sdpBytes", default: config.limits.sdpBytes, in: 4096...(1 << 20))
         config.limits.mediaSectionsPerOffer = reader.int(
             "limits.mediaSectionsPerOffer", default: config.limits.mediaSectionsPerOffer, in: 1...1024)

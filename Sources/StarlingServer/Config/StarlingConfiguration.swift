@@ -176,6 +176,8 @@ public struct StarlingConfiguration: Sendable, Equatable {
     /// Bounds on what one offer, participant, room and transport may claim (docs/OPERATIONS.md, "Limits and
     /// abuse"). Memory follows use, never what an offer announces.
     public struct Limits: Sendable, Equatable {
+        /// Rooms open at once (echo sessions apart); a join or createRoom that would open one more is refused.
+        public var rooms: Int = 1024
         /// The largest SDP (offer or answer, `/rtc` or `/v1/echo`).
         public var sdpBytes: Int = 96 * 1024
         /// m-sections in one offer, whatever their direction.

@@ -54,7 +54,12 @@ struct ControlAPI: Sendable {
                 if let s = try p.optionalDouble("emptyTimeoutSeconds", in: 1...86_400) {
                     options.emptyTimeout = .seconds(s)
                 }
-                let (room, created) = await media.room(name, options: options)
+                let (room, created): (Room, Bool)
+                do {
+                    (room, created) = try await media.openRoom(name, options: options)
+                } catch {
+                    throw ControlError(.unavailable, error.description)
+                }
                 return ["room": await room.info(detailed: false), "created": .bool(created)]
             case "listRooms":
                 var rooms: [JSONValue] = []

@@ -152,7 +152,29 @@ public final class MediaService: Service, Sendable {
         await room(id, options: nil).room
     }
 
-    /// The room `id`; `options` set on a new room or change an existing one (createRoom).
+    /// A new room refused: the server holds its maximum of rooms (`limits.rooms`).
+    struct RoomLimitReached: Error, CustomStringConvertible {
+        var limit: Int
+        var description: String { "the server holds its maximum of \(limit) rooms (limits.rooms)" }
+    }
+
+    /// The room `id`; `options` set on a new room or change an existing one (createRoom). A new room is
+    /// refused while `limits.rooms` rooms (echo sessions apart) are open.
+    func openRoom(_ id: String, options: RoomOptions? = nil) async throws(RoomLimitReached) -> (room: Room, created: Bool) {
+        let limit = roomLimits.rooms
+        let opened: (Bool, Room)? = rooms.withLockedValue { rooms -> (Bool, Room)? in
+            if let room = rooms[id] { return (false, room) }
+            guard rooms.keys.lazy.filter({ !Self.isReserved(roomName: $0) }).count < limit else { return nil }
+            let room = Room(
+                id: id, loop: pickLoop().loop, logger: logger, options: options ?? roomDefaults, hub: events, limits: roomLimits)
+            rooms[id] = room
+            return (true, room)
+        }
+        guard let (created, room) = opened else { throw RoomLimitReached(limit: limit) }
+        return await finishOpening(room, id: id, created: created, options: options)
+    }
+
+    /// The room `id`, as `openRoom`, without the room limit (tests).
     func room(_ id: String, options: RoomOptions?) async -> (room: Room, created: Bool) {
         let (created, room) = rooms.withLockedValue { rooms -> (Bool, Room) in
             if let room = rooms[id] { return (false, room) }
@@ -161,6 +183,10 @@ public final class MediaService: Service, Sendable {
             rooms[id] = room
             return (true, room)
         }
+        return await finishOpening(room, id: id, created: created, options: options)
+    }
+
+    private func finishOpening(_ room: Room, id: String, created: Bool, options: RoomOptions?) async -> (room: Room, created: Bool) {
         if created {
             await start(room)
             events.publish(room: id, type: "roomCreated", fields: [:])

@@ -16,6 +16,8 @@ struct OfferLimits: Sendable, Equatable {
 /// docs/OPERATIONS.md, "Limits and abuse"). One per server, shared by its rooms.
 struct RoomLimits: Sendable, Equatable {
     var offer = OfferLimits()
+    /// Rooms open at once (echo sessions apart).
+    var rooms = 1024
     /// The largest SDP accepted, offer or answer.
     var sdpBytes = 96 * 1024
     var tracksPerParticipant = 8
@@ -32,6 +34,7 @@ struct RoomLimits: Sendable, Equatable {
             mediaSections: c.limits.mediaSectionsPerOffer, sendingSections: c.limits.sendingSectionsPerOffer,
             simulcastLayers: c.limits.simulcastLayers)
         sdpBytes = c.limits.sdpBytes
+        rooms = c.limits.rooms
         tracksPerParticipant = c.limits.tracksPerParticipant
         tracksPerRoom = c.limits.tracksPerRoom
         inboundSSRCsPerTransport = c.limits.inboundSSRCsPerTransport

@@ -203,7 +203,12 @@ struct SignalingSession {
         guard !MediaService.isReserved(roomName: claims.room) else {
             throw SignalingError(code: .invalidField, message: "room names starting with '\(MediaService.echoPrefix)' are reserved")
         }
-        let room = await settings.media.room(claims.room)
+        let room: Room
+        do {
+            room = try await settings.media.openRoom(claims.room).room
+        } catch {
+            throw SignalingError(code: .limitExceeded, message: error.description)
+        }
         let (stream, continuation) = AsyncStream<String>.makeStream(bufferingPolicy: .bufferingNewest(1024))
         let identity = ParticipantIdentity(
             identity: claims.identity, name: claims.name ?? claims.identity,
