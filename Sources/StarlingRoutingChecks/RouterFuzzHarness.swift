@@ -53,11 +53,23 @@ public enum RouterFuzzHarness {
         mid: 4, rid: 10, repairedRID: 11, absSendTime: 2, transportWideCC: 3, audioLevel: 1, videoOrientation: 13,
         dependencyDescriptor: 12)
 
-    final class Output: RouterOutput {
+    /// One outbound SRTP session per transport for the whole process (made once: key derivation per input
+    /// would cost more than the input). They allow repeated indexes, so inputs may reuse sequence numbers.
+    nonisolated(unsafe) static let sessions: [TransportID: SRTPSession] = {
         var sessions: [TransportID: SRTPSession] = [:]
+        for (i, t) in [publisher, withRTX, withoutRTX].enumerated() {
+            sessions[t] = try? SRTPSession(
+                profile: .aeadAes128Gcm, masterKey: [UInt8](repeating: UInt8(i + 1), count: 16),
+                masterSalt: [UInt8](repeating: 3, count: 12), direction: .outbound)
+        }
+        return sessions
+    }()
+
+    final class Output: RouterOutput {
+        var sessions = RouterFuzzHarness.sessions
         var consumerSSRCs: [TransportID: Set<UInt32>] = [:]
-        /// What went out under each (SSRC, sequence number).
-        var sent: [UInt64: [UInt8]] = [:]
+        /// A 64-bit FNV-1a hash of what went out under each (SSRC, sequence number).
+        var sent: [UInt64: UInt64] = [:]
         /// Recent outgoing sequence numbers per consumer SSRC, for building NACKs that name them.
         var recent: [UInt32: [UInt16]] = [:]
         var problem: String?
@@ -82,7 +94,8 @@ public enum RouterFuzzHarness {
             }
             rtpOut += 1
             let key = UInt64(header.ssrc) << 16 | UInt64(header.sequenceNumber)
-            let contents = Array(bytes)
+            var contents: UInt64 = 0xcbf2_9ce4_8422_2325
+            for byte in bytes { contents = (contents ^ UInt64(byte)) &* 0x100_0000_01b3 }
             if let earlier = sent[key], earlier != contents {
                 return fail("SSRC \(header.ssrc) sequence \(header.sequenceNumber) went out twice with different bytes")
             }
@@ -130,12 +143,7 @@ public enum RouterFuzzHarness {
         var consumers: [(id: ConsumerID, transport: TransportID, ssrc: UInt32)] = []
         var producers: [ProducerID] = []
         do {
-            for (i, t) in [publisher, withRTX, withoutRTX].enumerated() {
-                router.addTransport(t, now: now)
-                output.sessions[t] = try SRTPSession(
-                    profile: .aeadAes128Gcm, masterKey: [UInt8](repeating: UInt8(i + 1), count: 16),
-                    masterSalt: [UInt8](repeating: 3, count: 12), direction: .outbound)
-            }
+            for t in [publisher, withRTX, withoutRTX] { router.addTransport(t, now: now) }
             for (index, track) in tracks.enumerated() {
                 let encodings: [ProducerParameters.Encoding] =
                     track.ssrcs.count > 1

@@ -60,11 +60,11 @@ public final class RetransmissionBuffer {
     /// Whether the ring's memory has been allocated (by a first `store`).
     public var isAllocated: Bool { bytes != nil }
 
-    /// Allocates the ring and touches every page at once, so it is faulted in here rather than packet by
-    /// packet as the ring first fills.
+    /// Allocates the ring. Its bytes are left as they come (a slot is read only after a packet was copied
+    /// into it), so the pages are faulted in as packets fill them, a page every few packets, rather than
+    /// 768 KiB at once on the forwarding path when a layer's first packet arrives.
     private func allocate() -> (UnsafeMutableRawPointer, UnsafeMutableBufferPointer<Slot>) {
         let storage = UnsafeMutableRawPointer.allocate(byteCount: slotCount * slotSize, alignment: 16)
-        storage.initializeMemory(as: UInt8.self, repeating: 0, count: slotCount * slotSize)
         let table = UnsafeMutableBufferPointer<Slot>.allocate(capacity: slotCount)
         table.initialize(
             repeating: Slot(length: 0, sequenceNumber: 0, generation: 0, sentAt: Self.never, retransmittedAt: Self.never))
