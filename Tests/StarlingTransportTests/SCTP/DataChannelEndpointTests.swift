@@ -102,5 +102,21 @@ extension SCTPTests {
         link.run(milliseconds: 200)
         #expect(Self.events(b).contains(.message(channel: 12, .string("ok"))))
     }
+
+    /// A channel the peer opens keeps at most 1 KiB of label and protocol each: an OPEN with more is refused
+    /// and its stream reset (every stream opened with 64 KiB names would hold 128 MiB).
+    @Test func longLabelsAreRefused() throws {
+        let link = try Self.connected()
+        let b = try #require(link.endpointB)
+        _ = Self.events(b)
+        let long = String(repeating: "x", count: 2048)
+        try link.a.send(DCEPMessage.open(DataChannelOpen(label: long)).serialized(), stream: 2, ppid: DataChannelPPID.dcep)
+        try link.a.send(DCEPMessage.open(DataChannelOpen(label: "ok", protocol: long)).serialized(), stream: 4, ppid: DataChannelPPID.dcep)
+        try link.a.send(DCEPMessage.open(DataChannelOpen(label: "fine")).serialized(), stream: 6, ppid: DataChannelPPID.dcep)
+        link.run(milliseconds: 300)
+        let refused = Self.events(b).compactMap { if case .refused(let stream, _) = $0 { stream } else { nil } }
+        #expect(refused == [2, 4])
+        #expect(b.channels.keys.sorted() == [6])
+    }
 }
 }
