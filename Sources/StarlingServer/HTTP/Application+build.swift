@@ -47,15 +47,9 @@ public func buildApplication(
         return Response(
             status: draining ? .serviceUnavailable : .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
-    let webSocketRouter = Router(context: BasicWebSocketRequestContext.self)
     let origins = OriginPolicy(allowedOrigins: configuration.http.allowedOrigins)
-    /// WebSocket upgrades from a page of another origin get 403 (docs/OPERATIONS.md, http.allowedOrigins).
-    @Sendable func checkOrigin(_ request: Request) throws -> RouterShouldUpgrade {
-        guard origins.allows(origin: request.headers[.origin], host: request.head.authority) else {
-            throw HTTPError(.forbidden, message: "WebSocket connections from this origin are not allowed (http.allowedOrigins)")
-        }
-        return .upgrade([:])
-    }
+    /// What each WebSocket path runs once upgraded, given the upgrade request.
+    var webSockets: [String: @Sendable (HTTPRequest) -> WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>] = [:]
     if let media {
         addEchoRoutes(to: router, media: media, echo: configuration.echo, sdpBytes: configuration.limits.sdpBytes)
         let secret = signingSecret(configuration: configuration)
@@ -71,18 +65,18 @@ public func buildApplication(
             maxMessageBytes: configuration.signaling.maxMessageBytes)
         addControlRoutes(to: router, api: control)
         let authenticationTimeout = Duration.seconds(configuration.control.authenticationTimeoutSeconds)
-        webSocketRouter.ws("control") { request, _ in
-            try checkOrigin(request)
-        } onUpgrade: { inbound, outbound, context in
-            await ControlSession.run(
-                inbound: inbound, outbound: outbound, api: control,
-                authorization: context.request.headers[.authorization], authenticationTimeout: authenticationTimeout,
-                logger: context.logger)
+        webSockets["/control"] = { head in
+            let authorization = head.headerFields[.authorization]
+            return { inbound, outbound, context in
+                await ControlSession.run(
+                    inbound: inbound, outbound: outbound, api: control, authorization: authorization,
+                    authenticationTimeout: authenticationTimeout, logger: context.logger)
+            }
         }
-        webSocketRouter.ws("rtc") { request, _ in
-            try checkOrigin(request)
-        } onUpgrade: { inbound, outbound, context in
-            await SignalingSession.run(inbound: inbound, outbound: outbound, settings: settings, logger: context.logger)
+        webSockets["/rtc"] = { _ in
+            { inbound, outbound, context in
+                await SignalingSession.run(inbound: inbound, outbound: outbound, settings: settings, logger: context.logger)
+            }
         }
     }
     let table = ConnectionTable(
@@ -91,16 +85,28 @@ public func buildApplication(
             requestTimeout: .nanoseconds(Int64(configuration.http.requestTimeoutSeconds * 1e9)),
             idleTimeout: .nanoseconds(Int64(configuration.http.idleTimeoutSeconds * 1e9))))
     media?.httpConnections = table
-    let webSocketResponder = webSocketRouter.buildResponder()
     // Frames up to the message limit and 64 KiB more reach the session, which answers messages over the limit
     // with a too_large error and keeps the connection.
     let upgradeConfiguration = HTTP1WebSocketUpgradeChannel.Configuration(
         ws: .init(maxFrameSize: configuration.signaling.maxMessageBytes + (64 << 10)))
+    let routes = webSockets
+    // WebSocket upgrades are matched here by path, not through a WebSocket router: a router's request context keeps
+    // a reference to itself (hummingbird-websocket 2.8), about 600 bytes leaked per connection. A page of another
+    // origin gets no upgrade (docs/OPERATIONS.md, http.allowedOrigins); the failed upgrade is answered 400.
+    let shouldUpgrade: @Sendable (HTTPRequest, any Channel, Logger) async throws
+        -> ShouldUpgradeResult<WebSocketDataHandler<HTTP1WebSocketUpgradeChannel.Context>> = { head, _, logger in
+            let path = head.path.map { String($0.prefix { $0 != "?" }) } ?? ""
+            guard head.method == .get, let route = routes[path] else { return .dontUpgrade }
+            guard origins.allows(origin: head.headerFields[.origin], host: head.authority) else {
+                logger.debug("WebSocket upgrade refused: origin not allowed", metadata: ["origin": "\(head.headerFields[.origin] ?? "")"])
+                return .dontUpgrade
+            }
+            return .upgrade([:], route(head))
+        }
     return Application(
         router: router,
         server: .guarded(table) { responder in
-            HTTP1WebSocketUpgradeChannel(
-                responder: responder, webSocketResponder: webSocketResponder, configuration: upgradeConfiguration)
+            HTTP1WebSocketUpgradeChannel(responder: responder, configuration: upgradeConfiguration, shouldUpgrade: shouldUpgrade)
         },
         configuration: .init(
             address: .hostname(configuration.http.host, port: configuration.http.port),
