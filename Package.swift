@@ -112,10 +112,12 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // mallopt for the server process (glibc's malloc.h is not in Swift's Glibc module).
+        .target(name: "CMallocTuning"),
         .executableTarget(
             name: "starling",
             dependencies: [
-                "StarlingServer",
+                "StarlingServer", "CMallocTuning",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
