@@ -26,10 +26,10 @@ check that the server gave back what the churn took.
   for a while: the baseline. Churn again (`--minutes`, 30), stop, wait the same way: the final figures. The churn
   also pauses every `--checkpoint-minutes` (10) for an idle figure the same way, so that the report shows whether
   idle memory keeps growing or levels off.
-- The server runs with MALLOC_ARENA_MAX=2 (`--malloc-arena-max`), as the Dockerfile sets and docs/OPERATIONS.md
-  recommends: with glibc's default of up to 8 arenas per core, the idle RSS after churn keeps memory the arenas
-  hold on to (a step of about 9 MiB in a 3-minute run of the debug build, none with one arena), which would hide
-  a leak or fail the RSS check without one.
+- The server tunes glibc's malloc itself (two arenas, 128 KiB mmap threshold; docs/OPERATIONS.md, "Memory"):
+  with glibc's defaults the idle RSS after churn keeps the heap's high-water mark (53 -> 84 MiB in a 30-minute
+  run with nothing leaked), which would hide a leak or fail the RSS check without one. `--malloc-arena-max` and
+  `--server-env MALLOC_MMAP_THRESHOLD_=...` override it for experiments.
 - Checks (exit 1 when one fails): final RSS at most 5 % above the baseline; open descriptors back to the
   baseline; no room, participant, track, transport, producer, consumer, media peer or session held
   (listRooms, getServerStats); every transport the server logged as created has its `room transport ended`
@@ -763,8 +763,8 @@ def main():
     ap.add_argument("--sample-seconds", type=float, default=10)
     ap.add_argument("--checkpoint-minutes", type=float, default=10,
                     help="pause the churn this often for an idle figure (0: only at the end; default 10)")
-    ap.add_argument("--malloc-arena-max", type=int, default=2,
-                    help="MALLOC_ARENA_MAX for the server (default 2, as the Dockerfile sets; 0: glibc's default of 8 per core)")
+    ap.add_argument("--malloc-arena-max", type=int, default=0,
+                    help="MALLOC_ARENA_MAX for the server (default 0: the server's own setting, 2)")
     ap.add_argument("--server-env", action="append", default=[], metavar="NAME=VALUE",
                     help="more environment for the server (e.g. MALLOC_ARENA_MAX=2), repeatable")
     ap.add_argument("--empty-timeout", type=float, default=5, help="rooms.emptyTimeoutSeconds (default 5)")
