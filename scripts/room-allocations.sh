@@ -24,7 +24,10 @@ rtp_out = int(re.search(r"rtpOut: (\d+)", log).group(1))
 rtp_in = int(re.search(r"rtpIn: (\d+)", log).group(1))
 server = ("MediaDatagramHandler", "StarlingServer4Room", "RoomTransport", "RoomOutput", "DatagramWriter")
 setup = ("DTLSEndpoint", "SRTPLibrary", "SRTPSessionC7profile", "SessionDescription", "STUN", "ICE", "slotCount",
-         "transportEnded", "7removed", "RoomC7connect", "SocketAddress")
+         "transportEnded", "7removed", "RoomC7connect", "SocketAddress",
+         # signaling and SDP (offers to subscribers, events), room start and close, transports removed
+         "SignalingCodec", "SubscriberNegotiation", "StarlingWire3SDP", "MediaDescription", "DTLSCertificate",
+         "RoomC5start", "RoomC5close", "closeRoom", "closeTransport", "MediaLoopC6remove")
 media, other = collections.Counter(), collections.Counter()
 for line in open(stacks):
     stack, _, n = line.rstrip().rpartition(" ")
