@@ -94,11 +94,13 @@ let package = Package(
             name: "starling-load",
             dependencies: ["StarlingLoad", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
+        // glibc malloc tuning at load and malloc_trim (malloc.h is not in Swift's Glibc module).
+        .target(name: "CMallocTuning"),
         // The IO: NIO sockets, rooms, HTTP/WebSocket APIs, config, lifecycle.
         .target(
             name: "StarlingServer",
             dependencies: [
-                "StarlingWire", "StarlingTransport", "StarlingRouting", "StarlingAPI", "StarlingNIO",
+                "StarlingWire", "StarlingTransport", "StarlingRouting", "StarlingAPI", "StarlingNIO", "CMallocTuning",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -112,12 +114,10 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
-        // mallopt for the server process (glibc's malloc.h is not in Swift's Glibc module).
-        .target(name: "CMallocTuning"),
         .executableTarget(
             name: "starling",
             dependencies: [
-                "StarlingServer", "CMallocTuning",
+                "StarlingServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -3,8 +3,6 @@ import Foundation
 import Logging
 import StarlingServer
 
-import CMallocTuning
-
 @main
 struct Starling: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -31,7 +29,6 @@ struct Serve: AsyncParsableCommand {
             FileHandle.standardError.write(Data((error.description + "\n").utf8))
             throw ExitCode(2)
         }
-        tuneAllocator()
         let level = configuration.log.level
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -40,18 +37,6 @@ struct Serve: AsyncParsableCommand {
         }
         try await StarlingServer.run(configuration: configuration, logger: Logger(label: "starling"))
     }
-}
-
-/// glibc's malloc keeps what threads free in per-thread arenas (up to 8 per core) and, once a large block was
-/// freed, serves later large blocks (a track's 768 KiB retransmission ring) from the heap instead of their own
-/// mapping: after a busy period the idle process keeps its high-water mark of memory without leaking anything.
-/// Two arenas, and a fixed 128 KiB threshold above which blocks get a mapping of their own and go back to the
-/// system when freed, make memory follow what the server holds (docs/OPERATIONS.md, "Memory"). The
-/// MALLOC_ARENA_MAX and MALLOC_MMAP_THRESHOLD_ environment variables still win when set.
-func tuneAllocator() {
-    let environment = ProcessInfo.processInfo.environment
-    _ = starling_tune_malloc(
-        environment["MALLOC_ARENA_MAX"] == nil ? 2 : 0, environment["MALLOC_MMAP_THRESHOLD_"] == nil ? 128 * 1024 : 0)
 }
 
 struct CheckConfig: AsyncParsableCommand {

@@ -5,6 +5,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import ServiceLifecycle
+import CMallocTuning
 import StarlingTransport
 
 /// The media side of a Starling server: one `MediaLoop` per event loop, the DTLS certificate, and the
@@ -27,6 +28,8 @@ public final class MediaService: Service, Sendable {
     /// Live echo sessions: room id -> the client address that opened it.
     private let echoSessions = NIOLockedValueBox([String: String]())
     private let draining = NIOLockedValueBox(false)
+    /// Rooms closed so far: `releaseFreedMemory` trims after each change.
+    private let closedRooms = NIOLockedValueBox(UInt64(0))
     /// `/rtc` sessions open now: shutdown waits (a little) for them to tell their clients and close.
     let signalingSessions = NIOLockedValueBox(0)
     /// What closes each open `/rtc` and `/control` WebSocket with 1001 (going away) at shutdown, by session.
@@ -124,7 +127,11 @@ public final class MediaService: Service, Sendable {
     /// `server_shutdown` (its participants and control subscribers are told before their sockets close),
     /// and the media sockets close. Runs before the HTTP front stops (`StarlingServer.run` orders them).
     public func run() async throws {
-        try? await gracefulShutdown()
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.releaseFreedMemory() }
+            try? await gracefulShutdown()
+            group.cancelAll()
+        }
         draining.withLockedValue { $0 = true }
         logger.info("draining", metadata: ["rooms": "\(roomIDs.count)"])
         for id in roomIDs { await closeRoom(id, reason: "server_shutdown") }
@@ -137,6 +144,22 @@ public final class MediaService: Service, Sendable {
         // Whatever WebSocket is still open (control connections, /rtc ones not in a room) goes away too.
         for close in closers.withLockedValue({ Array($0.all.values) }) { await close() }
         for loop in loops { await loop.stop() }
+    }
+
+    /// Gives what closed rooms freed back to the system (docs/OPERATIONS.md, "Memory"): glibc's malloc keeps
+    /// free pages inside its arenas otherwise, and an idle server would stay at its busiest size. Looks every
+    /// `interval`; trims on the two looks after a room closed (a room's memory goes when its last transport has).
+    private func releaseFreedMemory(interval: Duration = .seconds(10)) async {
+        var seen = closedRooms.withLockedValue { $0 }
+        var pending = 0
+        while !Task.isCancelled {
+            try? await Task.sleep(for: interval)
+            let closed = closedRooms.withLockedValue { $0 }
+            if closed != seen { (seen, pending) = (closed, 2) }
+            guard pending > 0 else { continue }
+            pending -= 1
+            _ = starling_release_free_memory()
+        }
     }
 
     private func pickLoop() -> (index: Int, loop: MediaLoop) {
@@ -202,7 +225,9 @@ public final class MediaService: Service, Sendable {
     private func start(_ room: Room) async {
         let registry = rooms
         let echoSessions = self.echoSessions
+        let closedRooms = self.closedRooms
         await room.whenClosed { [weak room] id in
+            closedRooms.withLockedValue { $0 &+= 1 }
             registry.withLockedValue { rooms in
                 if let current = rooms[id], current === room { rooms[id] = nil }
             }
