@@ -115,9 +115,19 @@ class Browser:
             f"(async () => {{ {script} }})(...Array.from(arguments).slice(0, -1))"
             ".then((r) => done(r === undefined ? null : r), (e) => done({error: String(e && e.message || e)}));", *args)
 
-    def open_and_join(self, url, room):
+    def open_and_join(self, url, room, token=None):
+        """Joins through the web app's form; with `token`, pasted as on a server without development tokens."""
         self.open_form(url, room)
+        if token:
+            self.paste_token(token)
         self.click("join-button")
+
+    def paste_token(self, token):
+        """Pastes an application's token, once the page has found that the server issues no development tokens."""
+        from selenium.webdriver.common.by import By
+
+        wait_for("the token field", lambda: self.js("return !document.getElementById('token-field').hidden"), 10)
+        self.driver.find_element(By.ID, "token-input").send_keys(token)
 
     def record_peer_connections(self):
         """From the next page load on, the page's RTCPeerConnections are in window.__pcs."""

@@ -1,6 +1,9 @@
 """What the interop tests share: a free port on 127.0.0.1 and `starling serve` as a child process there."""
 
 import argparse
+import base64
+import hashlib
+import hmac
 import json
 import os
 import socket
@@ -76,6 +79,27 @@ class StarlingProcess:
         query = urllib.parse.urlencode({"room": room, "identity": identity, "name": name or identity})
         with urllib.request.urlopen(f"{self.url}/dev/token?{query}", timeout=5) as r:
             return json.loads(r.read())["token"]
+
+
+def b64url(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def mint_token(secret, claims, alg="HS256"):
+    """A JWT over `claims` signed with `secret` (HS256; alg "none" leaves the signature out)."""
+    header = b64url(json.dumps({"alg": alg, "typ": "JWT"}, separators=(",", ":")).encode())
+    payload = b64url(json.dumps(claims, separators=(",", ":")).encode())
+    signing_input = f"{header}.{payload}".encode()
+    if alg == "none":
+        return f"{header}.{payload}."
+    signature = hmac.new(secret.encode(), signing_input, hashlib.sha256).digest()
+    return f"{header}.{payload}.{b64url(signature)}"
+
+
+def participant_token(secret, room, identity, seconds=600):
+    """A participant token with every grant for `room`, as an application would mint it."""
+    return mint_token(secret, {"sub": identity, "name": identity, "room": room, "exp": int(time.time()) + seconds,
+                               "grants": {"publish": True, "subscribe": True, "publishData": True}})
 
 
 class Checks:

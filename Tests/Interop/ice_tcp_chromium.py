@@ -10,7 +10,8 @@ second namespace for the client side and joins the two with a veth pair:
     media (UDP and TCP) on 10.77.0.1         --client), the web app at http://10.77.0.1:PORT/
     Chromium "ann" (driven from here)
 
-Both join one room through the web app with fake camera and microphone. Then:
+Both join one room through the web app with fake camera and microphone, pasting tokens minted here (a server
+listening beyond loopback refuses development tokens). Then:
   * ben's publishing and subscribing connections both select a TCP pair: his local candidate is TCP, Starling's
     the passive TCP host candidate of its answer (getStats through window.starling.selectedPairs());
   * ben decodes ann's camera and ann decodes ben's (framesDecoded of the remote video grows to 30 and more),
@@ -35,12 +36,14 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, HERE)
 from conference_chromium import Browser, Failure, Starling, wait_for  # noqa: E402
-from harness import Checks, isolated_main  # noqa: E402
+from harness import Checks, isolated_main, participant_token  # noqa: E402
 
 ROOM = "ice-tcp"
 SERVER_IP, CLIENT_IP = "10.77.0.1", "10.77.0.2"
 FRAMES = 30
 API_KEY = "ice-tcp-test-key-0123456789"
+# The server listens beyond loopback, where development tokens are refused: the pages paste tokens minted here.
+JWT_SECRET = "ice-tcp-test-jwt-secret-0123456789abcdef"
 RULES = """
 table inet starling_ice_tcp {
   chain input { type filter hook input priority 0; policy accept; iifname "st1" meta l4proto udp counter drop; }
@@ -118,13 +121,13 @@ def secure(url):
     return [f"--unsafely-treat-insecure-origin-as-secure={url}"]
 
 
-def client(url, name):
+def client(url, name, token):
     """Runs in the client namespace: joins, waits until the remote camera decodes, prints one JSON line with
     what it saw, then stays in the room until its stdin closes."""
     b = Browser(name, secure(url))
     result = {}
     try:
-        b.open_and_join(url, ROOM)
+        b.open_and_join(url, ROOM, token)
         try:
             wait_for(f"{name} to join", lambda: (s := b.state) and s.get("phase") == "joined", 30)
             wait_for(f"{name} to decode {FRAMES} frames", lambda: video_frames(b) >= FRAMES, 40)
@@ -151,13 +154,16 @@ def run_inner(binary):
             "STARLING_MEDIA_LISTEN_ADDRESS": SERVER_IP,
             "STARLING_MEDIA_TCP_PORT": "0",
             "STARLING_CONTROL_API_KEY": API_KEY,
+            "STARLING_AUTH_DEV_TOKENS": "false",
+            "STARLING_AUTH_JWT_SECRET": JWT_SECRET,
         }, log_prefix="starling-ice-tcp-")
         url = f"http://{SERVER_IP}:{server.port}"
         ann = Browser("ann", secure(url))
         browsers.append(ann)
-        ann.open_and_join(url, ROOM)
+        ann.open_and_join(url, ROOM, participant_token(JWT_SECRET, ROOM, "ann"))
         wait_for("ann to join", lambda: (s := ann.state) and s.get("phase") == "joined", 30)
-        ben = subprocess.Popen(namespace.enter([sys.executable, os.path.abspath(__file__), "--client", url, "ben"]),
+        ben = subprocess.Popen(namespace.enter([sys.executable, os.path.abspath(__file__), "--client", url, "ben",
+                                                    participant_token(JWT_SECRET, ROOM, "ben")]),
                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
         line = ben.stdout.readline()
         seen = json.loads(line) if line.strip() else {"error": "the client side ended without a report"}
@@ -206,6 +212,6 @@ def run_inner(binary):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--client":
-        sys.exit(client(sys.argv[2], sys.argv[3]))
+    if len(sys.argv) == 5 and sys.argv[1] == "--client":
+        sys.exit(client(sys.argv[2], sys.argv[3], sys.argv[4]))
     sys.exit(isolated_main(__file__, __doc__, run_inner))
