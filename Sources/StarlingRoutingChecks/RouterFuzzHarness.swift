@@ -53,9 +53,10 @@ public enum RouterFuzzHarness {
         mid: 4, rid: 10, repairedRID: 11, absSendTime: 2, transportWideCC: 3, audioLevel: 1, videoOrientation: 13,
         dependencyDescriptor: 12)
 
-    /// One outbound SRTP session per transport for the whole process (made once: key derivation per input
-    /// would cost more than the input). They allow repeated indexes, so inputs may reuse sequence numbers.
-    nonisolated(unsafe) static let sessions: [TransportID: SRTPSession] = {
+    /// One outbound SRTP session per transport, new for each input as a room's transports are: libsrtp keeps
+    /// each SSRC's highest packet index, so a session shared across inputs (or tests running in parallel)
+    /// would see one input's first packets as replays of another's.
+    static func makeSessions() -> [TransportID: SRTPSession] {
         var sessions: [TransportID: SRTPSession] = [:]
         for (i, t) in [publisher, withRTX, withoutRTX].enumerated() {
             sessions[t] = try? SRTPSession(
@@ -63,10 +64,10 @@ public enum RouterFuzzHarness {
                 masterSalt: [UInt8](repeating: 3, count: 12), direction: .outbound)
         }
         return sessions
-    }()
+    }
 
     final class Output: RouterOutput {
-        var sessions = RouterFuzzHarness.sessions
+        var sessions = RouterFuzzHarness.makeSessions()
         var consumerSSRCs: [TransportID: Set<UInt32>] = [:]
         /// A 64-bit FNV-1a hash of what went out under each (SSRC, sequence number).
         var sent: [UInt64: UInt64] = [:]
