@@ -68,6 +68,61 @@ import Testing
         return payload
     }
 
+    /// Drives `transport` over `channel` (whose datagrams `handler` collects) until it is connected or
+    /// `seconds` pass; returns whether it connected.
+    static func connect(
+        _ transport: PeerTransport, channel: any Channel, handler: ClientSocket, seconds: Int64 = 5
+    ) async throws -> Bool {
+        let deadline = now() + .seconds(seconds)
+        while now() < deadline, !transport.isConnected {
+            let now = Self.now()
+            for datagram in handler.drain() {
+                var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
+                let count = datagram.bytes.count
+                _ = buffer.withUnsafeMutableBytes {
+                    transport.handleDatagram(UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), from: datagram.from, now: now)
+                }
+            }
+            if let d = transport.nextDeadline, d <= now { transport.handleTimeout(now: now) }
+            while let t = transport.pollTransmit() {
+                try await channel.writeAndFlush(
+                    AddressedEnvelope(remoteAddress: SocketAddress(t.destination), data: ByteBuffer(bytes: t.bytes)))
+            }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return transport.isConnected
+    }
+
+    /// A peer whose address another peer used before (a NAT mapping handed on) is not captured by it: its ICE
+    /// checks go by USERNAME to its own transport, which then owns the address (RFC 8445 §7.3: a request is
+    /// matched by its credentials). Two echo sessions, one client socket, one after the other.
+    @Test func aPeerBehindAnAddressAnotherPeerUsedConnects() async throws {
+        var configuration = StarlingConfiguration()
+        configuration.media.portMode = .singlePort
+        configuration.media.udpPort = 0
+        configuration.media.tcpPort = 0
+        configuration.media.eventLoops = 1  // both sessions on one loop and one socket
+        let media = try await MediaService.start(
+            configuration: configuration, group: MultiThreadedEventLoopGroup.singleton, logger: Logger(label: "test"))
+        defer { Task { for loop in media.loops { await loop.stop() } } }
+        let handler = ClientSocket()
+        let channel = try await Self.bind(handler)
+        var transports: [PeerTransport] = []
+        for ssrc: UInt32 in [0x1111, 0x2222] {
+            let client = ClientPeer(
+                tracks: [ClientPeer.Track(kind: .video, mid: "0", ssrc: ssrc, payloadType: 96)],
+                certificate: try DTLSCertificate(generatingWithCommonName: "client"))
+            let (_, answer) = try await media.createEchoSession(offer: client.makeOffer(), client: "127.0.0.\(transports.count + 1)")
+            _ = try client.applyAnswer(answer, now: Self.now())
+            transports.append(try #require(client.transport))
+        }
+        #expect(try await Self.connect(transports[0], channel: channel, handler: handler), "the first peer connects")
+        #expect(
+            try await Self.connect(transports[1], channel: channel, handler: handler),
+            "the second peer, from the first one's address, connects")
+        try await channel.close()
+    }
+
     @Test(arguments: [StarlingConfiguration.Media.PortMode.singlePort, .portRange])
     func echoesRTPBackOverLoopback(mode: StarlingConfiguration.Media.PortMode) async throws {
         var configuration = StarlingConfiguration()
