@@ -105,7 +105,10 @@ public enum RouterFuzzHarness {
             if recent[header.ssrc]!.count > 64 { recent[header.ssrc]!.removeFirst(32) }
             guard let session = sessions[transport], let base = packet.baseAddress else { return fail("no session") }
             do { _ = try session.protectRTP(base, length: length, capacity: packet.count) } catch {
-                fail("SRTP refused an RTP packet out: \(error)")
+                let earlier = recent[header.ssrc]?.suffix(8).map(String.init) ?? []
+                fail(
+                    "SRTP refused RTP out under SSRC \(header.ssrc) sequence \(header.sequenceNumber) "
+                        + "(after \(earlier.joined(separator: " "))): \(error)")
             }
         }
 

@@ -245,6 +245,11 @@ struct CopiedExtensions {
 /// byte for byte from the producer's cache (the input layer, sequence number and cache generation,
 /// the outgoing timestamp, VP8 fields, abs-send-time and transport-wide sequence number) and to
 /// throttle retransmissions. Allocated by the first packet forwarded.
+///
+/// "Last" counts sequence numbers, not packets: after a jump forward, entries 512 or more behind the
+/// newest number are gone even if no packet overwrote them. That keeps every resend without RTX inside
+/// the SRTP replay window (1024) that our sender and the receiver hold (RFC 3711 §3.3.2): an older index
+/// is refused by both.
 final class SentHistory {
     /// 512 forwarded packets: 2 s of a 720p layer at 2.5 Mbit/s, as long as the producer's cache keeps them.
     static let size = 512
@@ -267,6 +272,8 @@ final class SentHistory {
     }
     /// Allocated by the first `record`: a consumer that never forwards holds no ring.
     private var entries: UnsafeMutableBufferPointer<Entry>?
+    /// The newest sequence number recorded (RFC 3550 §A.1 serial order).
+    private var newest: UInt16 = 0
 
     init() {}
 
@@ -280,12 +287,16 @@ final class SentHistory {
             ring = .allocate(capacity: Self.size)
             ring.initialize(repeating: Entry())
             entries = ring
+            newest = entry.outSequence
         }
+        if Int16(bitPattern: entry.outSequence &- newest) > 0 { newest = entry.outSequence }
         ring[Int(entry.outSequence) & (Self.size - 1)] = entry
     }
 
     func entry(_ sequenceNumber: UInt16) -> Entry? {
-        guard let e = entries?[Int(sequenceNumber) & (Self.size - 1)] else { return nil }
+        guard Int(newest &- sequenceNumber) < Self.size, let e = entries?[Int(sequenceNumber) & (Self.size - 1)] else {
+            return nil
+        }
         return e.valid && e.outSequence == sequenceNumber ? e : nil
     }
 

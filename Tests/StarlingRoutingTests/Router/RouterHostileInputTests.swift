@@ -142,6 +142,8 @@ import Testing
     final class ProtectingOutput: RouterOutput {
         let session: SRTPSession
         var protected: [(ssrc: UInt32, sequence: UInt16, bytes: [UInt8])] = []
+        /// Packets SRTP refused to protect.
+        var refused = 0
         init() throws {
             session = try SRTPSession(
                 profile: .aeadAes128Gcm, masterKey: [UInt8](repeating: 7, count: 16), masterSalt: [UInt8](repeating: 9, count: 12),
@@ -150,7 +152,7 @@ import Testing
         func send(rtp packet: UnsafeMutableRawBufferPointer, length: Int, to transport: TransportID) {
             guard let base = packet.baseAddress, let header = try? RTPHeader(parsing: UnsafeRawBufferPointer(rebasing: packet[0..<length])),
                 let out = try? session.protectRTP(base, length: length, capacity: packet.count)
-            else { return }
+            else { return refused += 1 }
             protected.append((header.ssrc, header.sequenceNumber, Array(UnsafeRawBufferPointer(rebasing: packet[0..<out]))))
         }
         func send(rtcp packet: UnsafeMutableRawBufferPointer, length: Int, to transport: TransportID) {}
@@ -248,5 +250,40 @@ import Testing
         let resent = output.protected.dropFirst(sent.count).filter { $0.ssrc == 0xBBBB && $0.sequence == target.sequence }
         #expect(resent.count == 1)
         #expect(resent.first?.bytes == target.bytes)
+    }
+
+    /// A NACK for a packet sent before the consumer's sequence numbers jumped 1300 ahead (as a publisher's
+    /// do after a burst of loss) is not answered: the packet is out of the sent history, and resending it
+    /// under its old number would be older than the SRTP replay window, which our sender refuses and the
+    /// receiver drops. Found by FuzzRouter.
+    @Test func aPacketFromBeforeAJumpPastTheHistoryIsNotResent() throws {
+        let output = try ProtectingOutput()
+        let router = Router(output: output)
+        router.addTransport(TransportID(1), now: .zero)
+        router.addTransport(TransportID(2), now: .zero)
+        let codec = RTPCodec(kind: .vp8, payloadType: 96, clockRate: 90_000)
+        let producer = try router.addProducer(
+            on: TransportID(1), ProducerParameters(kind: .video, codec: codec, encodings: [.init(ssrc: 0xAAAA)]), now: .zero)
+        let consumer = try router.addConsumer(
+            on: TransportID(2), of: producer, ConsumerParameters(ssrc: 0xBBBB, codec: codec, nack: true), now: .zero)
+        for (i, seq) in [100, 101, 102, 1402, 1403].enumerated() {
+            let payload: [UInt8] = [0x90, 0x80, UInt8(i), i == 0 ? 0x00 : 0x01, 0x9D, 0x01, 0x2A] + [UInt8](repeating: 0x11, count: 40)
+            RouterHostileInputTests.send(
+                RTPPacket(marker: true, payloadType: 96, sequenceNumber: UInt16(seq), timestamp: 3000 * UInt32(i), ssrc: 0xAAAA, payload: payload),
+                to: router, from: TransportID(1), at: Instant.zero + .milliseconds(10 + 33 * Int64(i)))
+        }
+        let sent = output.protected.filter { $0.ssrc == 0xBBBB }
+        #expect(sent.count == 5)
+        let target = try #require(sent.dropFirst().first)
+        let newest = try #require(sent.last)
+        #expect(Int(newest.sequence &- target.sequence) >= 1024)
+        var nack: [UInt8] = []
+        GenericNACK(senderSSRC: 0x5555, mediaSSRC: 0xBBBB, lostSequenceNumbers: [target.sequence, newest.sequence &- 1])
+            .serialize(into: &nack)
+        nack.withUnsafeBytes { router.receiveRTCP(from: TransportID(2), packet: $0, now: Instant.zero + .milliseconds(400)) }
+        #expect(output.refused == 0)
+        #expect(output.protected.count == 6, "only the packet inside the history is resent")
+        #expect(output.protected.last?.sequence == newest.sequence &- 1)
+        #expect(router.consumer(consumer)?.counters.retransmissionsMissing == 1)
     }
 }
