@@ -6,6 +6,8 @@
 #   scripts/fuzz.sh --runs N [TARGET...]   the long run: N executions per target (e.g. 10000000), printing one
 #                                          Markdown table row per target for Fuzz/RESULTS.md
 set -euo pipefail
+# libFuzzer reports crashes itself; the Swift backtracer under AddressSanitizer can stall or crash after it.
+export SWIFT_BACKTRACE=enable=no
 cd "$(dirname "$0")/.."
 RUNS=""
 SECONDS_PER_TARGET=20
