@@ -158,16 +158,24 @@ import Testing
         func send(rtcp packet: UnsafeMutableRawBufferPointer, length: Int, to transport: TransportID) {}
     }
 
+    static let vp8 = RTPCodec(kind: .vp8, payloadType: 96, clockRate: 90_000)
+
+    /// A router with a VP8 producer (SSRC 0xAAAA) on transport 1, and transport 2 for its subscriber.
+    static func vp8Room(_ output: any RouterOutput, configuration: Router.Configuration = .init()) throws -> (Router, ProducerID) {
+        let router = Router(configuration: configuration, output: output)
+        router.addTransport(TransportID(1), now: .zero)
+        router.addTransport(TransportID(2), now: .zero)
+        let producer = try router.addProducer(
+            on: TransportID(1), ProducerParameters(kind: .video, codec: vp8, encodings: [.init(ssrc: 0xAAAA)]), now: .zero)
+        return (router, producer)
+    }
+
     /// With RTX the resend goes out on the RTX stream (RFC 4588 §4) under a sequence number of its own,
     /// carrying the original sequence number first.
     @Test func resentPacketGoesOverRTXWhenNegotiated() throws {
         let output = try ProtectingOutput()
-        let router = Router(output: output)
-        router.addTransport(TransportID(1), now: .zero)
-        router.addTransport(TransportID(2), now: .zero)
-        let codec = RTPCodec(kind: .vp8, payloadType: 96, clockRate: 90_000)
-        let producer = try router.addProducer(
-            on: TransportID(1), ProducerParameters(kind: .video, codec: codec, encodings: [.init(ssrc: 0xAAAA)]), now: .zero)
+        let (router, producer) = try Self.vp8Room(output)
+        let codec = Self.vp8
         var subscriberCodec = codec
         subscriberCodec.rtxPayloadType = 97
         _ = try router.addConsumer(
@@ -191,12 +199,8 @@ import Testing
     /// resends at most its budget (a second's worth of `retransmissionsPerSecond`) and counts the rest.
     @Test func aHugeNACKIsAnsweredWithinTheBudget() throws {
         let output = try ProtectingOutput()
-        let router = Router(configuration: .init(retransmissionsPerSecond: 100), output: output)
-        router.addTransport(TransportID(1), now: .zero)
-        router.addTransport(TransportID(2), now: .zero)
-        let codec = RTPCodec(kind: .vp8, payloadType: 96, clockRate: 90_000)
-        let producer = try router.addProducer(
-            on: TransportID(1), ProducerParameters(kind: .video, codec: codec, encodings: [.init(ssrc: 0xAAAA)]), now: .zero)
+        let (router, producer) = try Self.vp8Room(output, configuration: .init(retransmissionsPerSecond: 100))
+        let codec = Self.vp8
         let consumer = try router.addConsumer(
             on: TransportID(2), of: producer, ConsumerParameters(ssrc: 0xBBBB, codec: codec, nack: true), now: .zero)
         for i in 0..<500 {
@@ -218,14 +222,10 @@ import Testing
 
     @Test func resentPacketIsTheSameProtectedBytes() throws {
         let output = try ProtectingOutput()
-        let router = Router(output: output)
+        let (router, producer) = try Self.vp8Room(output)
+        let codec = Self.vp8
         let publisher = TransportID(1)
         let subscriber = TransportID(2)
-        router.addTransport(publisher, now: .zero)
-        router.addTransport(subscriber, now: .zero)
-        let codec = RTPCodec(kind: .vp8, payloadType: 96, clockRate: 90_000)
-        let producer = try router.addProducer(
-            on: publisher, ProducerParameters(kind: .video, codec: codec, encodings: [.init(ssrc: 0xAAAA)]), now: .zero)
         // No RTX; abs-send-time and transport-wide-cc both written by us, so a rebuilt packet would differ.
         _ = try router.addConsumer(
             on: subscriber, of: producer,
@@ -258,12 +258,8 @@ import Testing
     /// receiver drops. Found by FuzzRouter.
     @Test func aPacketFromBeforeAJumpPastTheHistoryIsNotResent() throws {
         let output = try ProtectingOutput()
-        let router = Router(output: output)
-        router.addTransport(TransportID(1), now: .zero)
-        router.addTransport(TransportID(2), now: .zero)
-        let codec = RTPCodec(kind: .vp8, payloadType: 96, clockRate: 90_000)
-        let producer = try router.addProducer(
-            on: TransportID(1), ProducerParameters(kind: .video, codec: codec, encodings: [.init(ssrc: 0xAAAA)]), now: .zero)
+        let (router, producer) = try Self.vp8Room(output)
+        let codec = Self.vp8
         let consumer = try router.addConsumer(
             on: TransportID(2), of: producer, ConsumerParameters(ssrc: 0xBBBB, codec: codec, nack: true), now: .zero)
         for (i, seq) in [100, 101, 102, 1402, 1403].enumerated() {
