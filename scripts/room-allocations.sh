@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Counts heap allocations on the server's media path over real sockets (issue 5): builds the tests in release
+# Counts heap allocations on the server's media path over real sockets: builds the tests in release
 # (with -enable-testing, its own scratch path), runs RoomOverUDPTests (1 publisher, 4 subscribers, 10 s of media on
 # 127.0.0.1) under heaptrack, and sorts every allocation made inside Starling's server frames into
 #   media  - on the forwarding path: a decrypted packet handed to the room (RoomTransport.receive), the router,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The adversarial suite (issue 17): a stranger or a participant tries to starve, confuse or outlive Starling, and
+"""The adversarial suite: a stranger or a participant tries to starve, confuse or outlive Starling, and
 every limit of docs/OPERATIONS.md ("Limits and abuse", "Resuming a participant", "Stopping") is checked from
 outside, as a client sees it, with memory, descriptors and connections measured from /proc where they are the
 point.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A conference of three aiortc participants through Starling's /rtc signaling (issue 6), plus a bad-input pass.
+"""A conference of three aiortc participants through Starling's /rtc signaling, plus a bad-input pass.
 
 Inside a network namespace holding only `lo` (re-executes itself under `unshare --net`) it starts the built
 `starling serve` on 127.0.0.1 with development tokens on (STARLING_AUTH_DEV_TOKENS=true; tokens from GET

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A mixed room (issue 6): two headless Chromium sessions on the web app and one aiortc participant, then the
+"""A mixed room: two headless Chromium sessions on the web app and one aiortc participant, then the
 control API removes a participant and closes the room while media flows, and the clients notice.
 
 Inside a network namespace holding only `lo` (re-executes itself under `unshare --net`), starts `starling serve`

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Data channels relayed in a room, with aiortc's own SCTP stack as the peers (issue 9).
+"""Data channels relayed in a room, with aiortc's own SCTP stack as the peers.
 
 Inside a network namespace holding only `lo` (re-executes itself under `unshare --net`) it starts the built
 `starling serve` on 127.0.0.1 (dev tokens on, data rate limits raised for the bulk steps, reliable queues of
@@ -322,7 +322,7 @@ async def run(server, checks, people):
     await closing(checks, people)
     await slow_receiver(checks, people)
     # Loss on fresh associations of their own: after aiortc's 10,000-message burst, lossy messages on the same
-    # associations degrade them (see the issue 9 note; under investigation).
+    # associations degrade them (under investigation).
     fresh_people = []
     for name in ("alice", "bob", "carol"):
         p = Participant(name)

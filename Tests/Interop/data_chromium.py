@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Chat and file sharing between headless Chromium tabs through the web app (issue 9; Chromium's dcSCTP).
+"""Chat and file sharing between headless Chromium tabs through the web app (Chromium's dcSCTP).
 
 Inside a network namespace holding only `lo` (re-executes itself under `unshare --net`) it starts the built
 `starling serve` on 127.0.0.1 with the web root and development tokens, opens two Chromium sessions (fake camera

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""ICE-TCP (RFC 6544): a participant whose network drops UDP reaches Starling over TCP (issue 9).
+"""ICE-TCP (RFC 6544): a participant whose network drops UDP reaches Starling over TCP.
 
 Inside a network namespace holding only `lo` (re-executes itself under `unshare --net`) the test builds a
 second namespace for the client side and joins the two with a veth pair:

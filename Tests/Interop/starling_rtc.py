@@ -213,7 +213,7 @@ class Participant:
         self._tasks = []
         self._closed = asyncio.Event()
         self._offer_applied = asyncio.Condition()
-        # Data channels (issue 9): channels the server opened on the subscribing connection, by label, and what
+        # Data channels: channels the server opened on the subscribing connection, by label, and what
         # arrived on them as (sender identity, payload bytes or str, label, arrival time).
         self.data_channels = {}
         self.data_received = []

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""TURN through coturn (issue 9): a relay-only Chromium participant, and coturn refusing bad credentials.
+"""TURN through coturn: a relay-only Chromium participant, and coturn refusing bad credentials.
 
 Inside a network namespace holding only `lo` (re-executes itself under `unshare --net`; nothing leaves it):
   * coturn (`turnserver`, Debian `coturn`) on 127.0.0.1 with use-auth-secret, a static-auth-secret made for

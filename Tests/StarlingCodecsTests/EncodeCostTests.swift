@@ -1,7 +1,7 @@
 import StarlingCodecs
 import Testing
 
-/// Prints what libvpx spends per frame at the simulcast layers starling-load sends (issue 7), to decide
+/// Prints what libvpx spends per frame at the simulcast layers starling-load sends, to decide
 /// between encoding live and replaying frames encoded once. Only the `encode` calls are timed.
 @Suite(.serialized) struct EncodeCostTests {
     @Test(arguments: [(1280, 720, 1_500_000), (640, 360, 500_000), (320, 180, 150_000)])

@@ -14,7 +14,7 @@ import Testing
 
 @testable import StarlingServer
 
-/// The control API (issue 6, docs/API.md): every method and every error case over `POST /api/<method>`, then
+/// The control API (docs/API.md): every method and every error case over `POST /api/<method>`, then
 /// JSON-RPC on `/control` with an event subscription while participants on `/rtc` are removed and their room
 /// closed, and the participants notice.
 @Suite(.serialized, .timeLimit(.minutes(2))) struct ControlAPITests {

@@ -111,7 +111,7 @@ import Testing
         #expect(m.simulcast == SDP.Simulcast(recvRIDs: ["q", "h", "f"]))
         #expect(m.extmapID(for: SDP.ExtMap.URI.toffset) == nil, "extensions we do not use are left out")
         #expect(m.candidates.map(\.address) == ["127.0.0.1"] && m.candidates.first?.port == 40000)
-        #expect(answer.media[2].isRejected && answer.media[2].mid == "2", "the data channel waits for issue 9")
+        #expect(answer.media[2].isRejected && answer.media[2].mid == "2", "the data channel section is rejected")
         // The answer parses back.
         _ = try SessionDescription(parsing: answer.serialized())
     }

@@ -12,7 +12,7 @@ import Testing
 
 @testable import StarlingServer
 
-/// A room over real UDP sockets on 127.0.0.1 (issue 5): one publisher sending synthetic VP8 in three
+/// A room over real UDP sockets on 127.0.0.1: one publisher sending synthetic VP8 in three
 /// simulcast layers with RTX, four subscribers, all our own client (StarlingClient: controlling ICE, DTLS
 /// client, SRTP). Each subscriber NACKs, sends receiver reports and transport-cc feedback and checks its
 /// stream as a decoder would need it.

@@ -1,6 +1,6 @@
 public import StarlingTransport
 
-/// The data-message relay of one room (issue 9), sans-IO: what a participant sends on its data channels
+/// The data-message relay of one room, sans-IO: what a participant sends on its data channels
 /// reaches the other participants (all of them, or the identities it names), tagged with the sender's
 /// identity, on a reliable or a lossy path. The IO layer feeds received messages to `receive` and pulls what
 /// to send with `peek`/`pop` while the receiver's SCTP send buffer has room, so a slow receiver only ever
@@ -230,7 +230,7 @@ public final class DataRelay {
     public func pollEvent() -> Event? { events.isEmpty ? nil : events.removeFirst() }
 }
 
-/// The envelope of relayed data messages (binary data channel messages, issue 9).
+/// The envelope of relayed data messages (binary data channel messages).
 ///
 /// From a participant (`Outgoing`): version (1), flags (bit 0: the payload is UTF-8 text), the number of
 /// target identities (0: everybody else), each as a length byte and UTF-8, then the payload.

@@ -1,6 +1,6 @@
 import StarlingTransport
 
-/// The data side of a room, sans-IO (issue 9): each participant's `DataChannelEndpoint` (the SCTP
+/// The data side of a room, sans-IO: each participant's `DataChannelEndpoint` (the SCTP
 /// association on its subscribing connection), the two channels Starling opens on it, and the room's
 /// `DataRelay` between them. The server's `Room` and the deterministic simulation drive the same code; the
 /// caller moves the endpoints' SCTP packets (through DTLS, or a simulated network) and turns `Notice`s into

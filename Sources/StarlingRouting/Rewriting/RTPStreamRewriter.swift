@@ -2,7 +2,7 @@ import StarlingTransport
 import StarlingWire
 
 /// Maps the packets of one *current source* (an SSRC of a producer, e.g. one simulcast layer) onto the
-/// single outgoing stream a consumer sends (issue 5): one SSRC, sequence numbers without gaps of the
+/// single outgoing stream a consumer sends: one SSRC, sequence numbers without gaps of the
 /// router's making, and timestamps that stay monotonic across source switches and pauses.
 ///
 /// State:

@@ -1,7 +1,7 @@
 import StarlingWire
 
 /// Keeps the VP8 picture ID, TL0PICIDX and KEYIDX of a consumer's outgoing stream continuous across
-/// source switches (issue 5; RFC 7741 §4.2), rewriting the payload descriptor in place.
+/// source switches (RFC 7741 §4.2), rewriting the payload descriptor in place.
 ///
 /// Each field is unwrapped per source in the modulus it arrives in (2^7 or 2^15 for the picture ID, 2^8
 /// for TL0PICIDX, 2^5 for KEYIDX) and shifted by an offset chosen at the switch, so that the new source's

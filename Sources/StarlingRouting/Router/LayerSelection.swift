@@ -1,4 +1,4 @@
-/// Which simulcast layer a consumer forwards (issue 5; mediasoup's SimulcastConsumer model).
+/// Which simulcast layer a consumer forwards (mediasoup's SimulcastConsumer model).
 ///
 /// State: the subscriber's preference (max spatial and temporal layer, paused), the highest spatial
 /// layer the bandwidth allows (`allowedSpatial`, set by the router's allocator from the subscriber's

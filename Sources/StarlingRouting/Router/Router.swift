@@ -1,7 +1,7 @@
 import StarlingTransport
 import StarlingWire
 
-/// The forwarding core of one room (issue 5): producers (published tracks), consumers (one per
+/// The forwarding core of one room: producers (published tracks), consumers (one per
 /// subscriber and producer) and the transports they use, with the RTCP feedback loops between them.
 /// Sans-IO: decrypted packets come in with `receiveRTP` / `receiveRTCP`, timers run in
 /// `handleTimeout(now:)`, and everything to send goes synchronously to the `RouterOutput`.
@@ -815,7 +815,7 @@ public final class Router {
         c.layers.activeLayers = mask == 0 ? LayerSelection.allLayers(c.producer.streams.count) : mask
     }
 
-    /// Shares a subscriber transport's estimate among its consumers (issue 5: "picks the highest layers
+    /// Shares a subscriber transport's estimate among its consumers ("picks the highest layers
     /// that fit"): audio first, then every video consumer at its lowest wanted layer, then upgrades one
     /// layer at a time, round-robin, while the next layer's measured bitrate fits. No estimate: no limit.
     private func allocate(_ t: TransportState, budget: Int?, now: Instant) {
@@ -872,7 +872,7 @@ public final class Router {
         t.probe.update(desired: desired, sending: sending, estimate: budget, now: now)
     }
 
-    /// Probing (issue 5: the estimate must be able to grow to the layers a subscriber wants): during a
+    /// Probing (the estimate must be able to grow to the layers a subscriber wants): during a
     /// `PaddingProbe` the transport is padded with RTX retransmissions of recently sent packets (RFC 4588
     /// §4 leaves the use of the RTX stream to the sender; libwebrtc pads the same way).
     private func sendPadding(_ t: TransportState, now: Instant) {

@@ -85,7 +85,7 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public init() {}
     }
 
-    /// How participants and applications prove who they are (issue 6).
+    /// How participants and applications prove who they are.
     public struct Auth: Sendable, Equatable {
         /// HS256 secret that participants' JWTs are signed with (at least 32 bytes). Empty: `/rtc` refuses
         /// every join, unless `devTokens` is on, in which case a random secret lives as long as the process.
@@ -142,7 +142,7 @@ public struct StarlingConfiguration: Sendable, Equatable {
         public init() {}
     }
 
-    /// Data channels (RFC 8831) on every participant's subscribing connection, relayed in its room (issue 9).
+    /// Data channels (RFC 8831) on every participant's subscribing connection, relayed in its room.
     public struct DataChannels: Sendable, Equatable {
         /// Offer an `m=application` data channel line to participants.
         public var enabled: Bool = true

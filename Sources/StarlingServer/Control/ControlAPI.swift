@@ -2,7 +2,7 @@ import StarlingAPI
 import Foundation
 import StarlingWire
 
-/// The application control API (issue 6, docs/API.md): one set of methods reached two ways, JSON-RPC 2.0
+/// The application control API (docs/API.md): one set of methods reached two ways, JSON-RPC 2.0
 /// over the `/control` WebSocket (ControlSession) and `POST /api/<method>` with the params as the JSON body.
 /// Callers present the configured API key; parameters are checked field by field, and every failure is a
 /// `ControlError` naming the problem.

@@ -3,7 +3,7 @@ import Foundation
 import StarlingRouting
 import StarlingTransport
 
-/// What the control API reads and changes in a room (issue 6: getRoom, listParticipants, muteTrack,
+/// What the control API reads and changes in a room (getRoom, listParticipants, muteTrack,
 /// getStats). Results are `JSONValue`s, built inside the room's isolation.
 extension Room {
     /// The room's summary; `detailed` adds its participants and tracks.

@@ -6,7 +6,7 @@ import StarlingRouting
 import StarlingTransport
 import StarlingWire
 
-/// Data channels in a room (issue 9): each participant's subscribing connection carries one SCTP association
+/// Data channels in a room: each participant's subscribing connection carries one SCTP association
 /// (RFC 8261), driven by the room's `DataRoom` (StarlingRouting: the channels Starling opens, the relay, the
 /// pumping of each receiver's queues; docs/PROTOCOL.md, "Data channels"). Here: starting SCTP on a
 /// transport, moving SCTP packets through DTLS to the loop, and turning the data room's notices into

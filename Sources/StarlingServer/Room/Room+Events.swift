@@ -4,7 +4,7 @@ import StarlingRouting
 import StarlingTransport
 import StarlingWire
 
-/// The router's events as participants see them (issue 6): the active speaker to everyone, a layer change
+/// The router's events as participants see them: the active speaker to everyone, a layer change
 /// to the receiver of the track, and every two seconds each participant's connection quality.
 extension Room {
     func forward(_ event: RouterEvent) {

@@ -5,7 +5,7 @@ import StarlingRouting
 import StarlingTransport
 import StarlingWire
 
-/// What a participant may do (issue 6: the JWT's grants).
+/// What a participant may do (the JWT's grants).
 struct ParticipantGrants: Equatable, Sendable {
     var publish: Bool
     var subscribe: Bool
@@ -110,7 +110,7 @@ struct TrackState {
     }
 }
 
-/// The participants, their tracks and who receives what (issue 6's room model on top of the router).
+/// The participants, their tracks and who receives what (the room model on top of the router).
 struct ParticipantRegistry {
     var participants: [String: ParticipantState] = [:]
     var tracks: [String: TrackState] = [:]
@@ -124,7 +124,7 @@ struct ParticipantRegistry {
 
 /// Issue 6: participants join, publish on a connection they offer, and receive every other participant's
 /// tracks on a connection Starling offers and renegotiates as tracks come and go.
-/// A room's limits and timeouts (issue 6: createRoom).
+/// A room's limits and timeouts (createRoom).
 struct RoomOptions: Sendable, Equatable {
     /// 0: no limit.
     var maxParticipants = 0

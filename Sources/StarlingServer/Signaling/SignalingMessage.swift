@@ -1,7 +1,7 @@
 import Foundation
 import StarlingAPI
 
-/// The participant signaling protocol on `/rtc` (issue 6; docs/PROTOCOL.md): JSON text messages, each an
+/// The participant signaling protocol on `/rtc` (docs/PROTOCOL.md): JSON text messages, each an
 /// object with a `type`. A request carries an `id` (a string or an integer) and is answered by a
 /// `response` with the same `id`, or by an `error` with the same `id` and `{code, message}`.
 ///
@@ -97,7 +97,7 @@ struct SignalingEnvelope: Equatable, Sendable {
 }
 
 enum SignalingCodec {
-    /// Default cap on one message (issue 6: 64 KiB unless configured).
+    /// Default cap on one message (64 KiB unless configured).
     static let defaultMaxMessageBytes = 64 * 1024
     static let maxIDLength = 128
     static let maxSDPBytes = 60 * 1024

@@ -28,7 +28,7 @@ struct SignalingSettings: Sendable {
     }
 }
 
-/// One participant's `/rtc` WebSocket (issue 6, docs/PROTOCOL.md): requests are decoded with
+/// One participant's `/rtc` WebSocket (docs/PROTOCOL.md): requests are decoded with
 /// `SignalingCodec`, answered with a `response` or an `error` carrying their id, and the room's events for
 /// the participant are written as they come. A bad message gets an error and the connection stays up; the
 /// participant leaves its room when the connection closes.

@@ -4,7 +4,7 @@ import StarlingTransport
 import StarlingWire
 import Testing
 
-/// Whole rooms on the simulated network (issue 5's deterministic simulations).
+/// Whole rooms on the simulated network (deterministic simulations).
 @Suite struct RouterSimulationTests {
     /// Every subscriber asks for a different highest layer: each gets a continuous stream that settles on
     /// it, switching only at keyframes; moving a preference down mid-stream moves the stream down.

@@ -4,7 +4,7 @@ import StarlingTransport
 import Testing
 
 extension SCTPTests {
-/// Data channels in the deterministic simulation (issue 9): the room's `DataRoom` (the code the server runs:
+/// Data channels in the deterministic simulation: the room's `DataRoom` (the code the server runs:
 /// relay channels, `DataRelay`, pumping, overflow resets) with real SCTP associations (usrsctp) and DCEP at
 /// both ends of every participant's connection, joined by `SimNetwork` on a virtual clock. Node 0 is the
 /// server; participant i is node i + 1. DTLS is left out: it carries SCTP packets one for one.
