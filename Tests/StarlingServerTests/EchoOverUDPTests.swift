@@ -68,6 +68,19 @@ import Testing
         return payload
     }
 
+    /// Hands one received datagram to `transport`, with room after it for in-place decryption; returns what
+    /// it was and the buffer, whose first bytes then hold the decrypted RTP or RTCP.
+    static func receive(_ datagram: (bytes: [UInt8], from: STUNAddress), by transport: PeerTransport, now: Instant)
+        -> (PeerTransport.Received, [UInt8])
+    {
+        var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
+        let count = datagram.bytes.count
+        let received = buffer.withUnsafeMutableBytes {
+            transport.handleDatagram(UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), from: datagram.from, now: now)
+        }
+        return (received, buffer)
+    }
+
     /// Drives `transport` over `channel` (whose datagrams `handler` collects) until it is connected or
     /// `seconds` pass; returns whether it connected.
     static func connect(
@@ -76,13 +89,7 @@ import Testing
         let deadline = now() + .seconds(seconds)
         while now() < deadline, !transport.isConnected {
             let now = Self.now()
-            for datagram in handler.drain() {
-                var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
-                let count = datagram.bytes.count
-                _ = buffer.withUnsafeMutableBytes {
-                    transport.handleDatagram(UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), from: datagram.from, now: now)
-                }
-            }
+            for datagram in handler.drain() { _ = receive(datagram, by: transport, now: now) }
             if let d = transport.nextDeadline, d <= now { transport.handleTimeout(now: now) }
             while let t = transport.pollTransmit() {
                 try await channel.writeAndFlush(
@@ -165,11 +172,7 @@ import Testing
                         continue
                     }
                 }
-                var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
-                let count = datagram.bytes.count
-                let received = buffer.withUnsafeMutableBytes {
-                    transport.handleDatagram(UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), from: datagram.from, now: now)
-                }
+                let (received, buffer) = Self.receive(datagram, by: transport, now: now)
                 if case .rtp(let n) = received, let packet = try? RTPPacket(parsing: Array(buffer[0..<n])) {
                     echoed.append(packet)
                 }
@@ -216,11 +219,7 @@ import Testing
         let feedbackDeadline = Self.now() + .seconds(5)
         while Self.now() < feedbackDeadline && (resent == nil || pli == nil) {
             for datagram in handler.drain() {
-                var buffer = datagram.bytes + [UInt8](repeating: 0, count: 64)
-                let count = datagram.bytes.count
-                let received = buffer.withUnsafeMutableBytes {
-                    transport.handleDatagram(UnsafeMutableRawBufferPointer(rebasing: $0[0..<count]), from: datagram.from, now: Self.now())
-                }
+                let (received, buffer) = Self.receive(datagram, by: transport, now: Self.now())
                 switch received {
                 case .rtp(let n):
                     if let p = try? RTPPacket(parsing: Array(buffer[0..<n])), p.sequenceNumber == lost { resent = p }
